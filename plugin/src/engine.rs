@@ -1,0 +1,301 @@
+//! `Denoiser`: the one place audio is processed. Host-independent: the plugin, the CLI
+//! (`xtask denoise`/`eval`) and the tests all drive this type.
+//!
+//! Signal path per hop: input FIFO → √Hann analysis → realfft → channel-mean power → band
+//! energies → features → LSTM → band gains → release smoothing → floor (Reduction) → gains
+//! spread over bins → inverse FFT → √Hann synthesis → overlap-add → output FIFO.
+//!
+//! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
+//! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::RealFftPlanner;
+
+use crate::dsp::bands::{BandCenters, BandLayout};
+use crate::dsp::delay::DelayLine;
+use crate::dsp::features::{accumulate_power, FeatureExtractor};
+use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
+use crate::model::{Model, NetworkState};
+
+/// Lowest and highest sample rates the engine accepts.
+pub const MIN_SAMPLE_RATE: f32 = 8_000.0;
+pub const MAX_SAMPLE_RATE: f32 = 384_000.0;
+/// Most channels one engine processes (all linked to one gain curve).
+pub const MAX_CHANNELS: usize = 8;
+/// Largest input magnitude accepted; anything beyond is clamped (0 dBFS is 1.0).
+const MAX_INPUT: f32 = 1.0e4;
+/// Per-hop release of the band gains: a gain may fall by at most this factor per hop, so word
+/// tails are not chopped (RNNoise uses the same 0.6).
+const GAIN_RELEASE: f32 = 0.6;
+/// Bypass crossfade duration in seconds.
+const BYPASS_FADE_S: f32 = 0.010;
+/// Time constant of the Reduction smoother in seconds.
+const REDUCTION_TAU_S: f32 = 0.050;
+/// Time constant of the output-gain smoother in seconds.
+const OUTPUT_GAIN_TAU_S: f32 = 0.020;
+/// Output gain limits in dB.
+pub const OUTPUT_GAIN_RANGE_DB: (f32, f32) = (-48.0, 24.0);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("sample rate {0} Hz is outside the supported {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE} Hz")]
+    SampleRate(f32),
+    #[error("{0} channels requested; Lull processes 1 to {MAX_CHANNELS}")]
+    Channels(usize),
+}
+
+/// Streaming noise suppressor for a fixed sample rate and channel count.
+pub struct Denoiser {
+    model: Arc<Model>,
+    size: StftSize,
+    channels: usize,
+    layout: BandLayout,
+    analyzers: Vec<Analyzer>,
+    synthesizers: Vec<Synthesizer>,
+    spectra: Vec<Vec<Complex32>>,
+    power: Vec<f32>,
+    energies: Vec<f32>,
+    features: Vec<f32>,
+    extractor: FeatureExtractor,
+    state: NetworkState,
+    band_gains: Vec<f32>,
+    prev_gains: Vec<f32>,
+    bin_gains: Vec<f32>,
+    in_fifo: Vec<Vec<f32>>,
+    out_fifo: Vec<Vec<f32>>,
+    /// Next write position in the input FIFO, 0..hop.
+    pos: usize,
+    dry: Vec<DelayLine>,
+    dry_now: [f32; MAX_CHANNELS],
+    /// Gain floor from the Reduction setting (1.0 = transparent), moving per hop towards
+    /// `floor_target` so a Reduction change is smooth whatever the host's block size.
+    floor: f32,
+    floor_target: f32,
+    floor_coef: f32,
+    /// No audio since the last reset: settings apply at once instead of ramping.
+    fresh: bool,
+    /// Wet share of the output, ramping towards `wet_target` (bypass crossfade).
+    wet: f32,
+    wet_target: f32,
+    wet_step: f32,
+    /// Output gain (linear) of the denoised path, smoothed one-pole towards its target.
+    out_gain: f32,
+    out_gain_target: f32,
+    out_gain_coef: f32,
+    speech_probability: f32,
+}
+
+impl Denoiser {
+    /// Allocates everything the engine will ever need for this rate and channel count.
+    pub fn new(model: Arc<Model>, sample_rate: f32, channels: usize) -> Result<Self, EngineError> {
+        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
+            return Err(EngineError::SampleRate(sample_rate));
+        }
+        if !(1..=MAX_CHANNELS).contains(&channels) {
+            return Err(EngineError::Channels(channels));
+        }
+        let cfg = model.config().clone();
+        let size = StftSize::for_rate(sample_rate, cfg.hop_ms);
+        let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
+        let layout = BandLayout::new(&centers, sample_rate, size.fft);
+        let mut planner = RealFftPlanner::new();
+        let hop_s = size.hop as f32 / sample_rate;
+        let latency = 2 * size.hop - 1;
+        let mut this = Self {
+            size,
+            channels,
+            analyzers: (0..channels).map(|_| Analyzer::new(size, &mut planner)).collect(),
+            synthesizers: (0..channels).map(|_| Synthesizer::new(size, &mut planner)).collect(),
+            spectra: vec![vec![Complex32::default(); size.bins()]; channels],
+            power: vec![0.0; size.bins()],
+            energies: vec![0.0; cfg.n_bands],
+            features: vec![0.0; cfg.n_features()],
+            extractor: FeatureExtractor::new(cfg.n_bands, cfg.norm_tau_s, hop_s),
+            state: model.new_state(),
+            band_gains: vec![1.0; cfg.n_bands],
+            prev_gains: vec![1.0; cfg.n_bands],
+            bin_gains: vec![1.0; size.bins()],
+            in_fifo: vec![vec![0.0; size.hop]; channels],
+            out_fifo: vec![vec![0.0; size.hop]; channels],
+            pos: 0,
+            dry: (0..channels).map(|_| DelayLine::new(latency)).collect(),
+            dry_now: [0.0; MAX_CHANNELS],
+            floor: 1.0,
+            floor_target: 1.0,
+            floor_coef: 1.0 - (-hop_s / REDUCTION_TAU_S).exp(),
+            fresh: true,
+            wet: 1.0,
+            wet_target: 1.0,
+            wet_step: 1.0 / (BYPASS_FADE_S * sample_rate).max(1.0),
+            out_gain: 1.0,
+            out_gain_target: 1.0,
+            out_gain_coef: 1.0 - (-1.0 / (OUTPUT_GAIN_TAU_S * sample_rate)).exp(),
+            speech_probability: 0.0,
+            layout,
+            model,
+        };
+        this.reset();
+        Ok(this)
+    }
+
+    /// Delay from input to output in samples, exactly.
+    pub fn latency_samples(&self) -> usize {
+        2 * self.size.hop - 1
+    }
+
+    /// Samples per hop at this rate.
+    pub fn hop_size(&self) -> usize {
+        self.size.hop
+    }
+
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Voice-activity probability of the last hop (0..1).
+    pub fn speech_probability(&self) -> f32 {
+        self.speech_probability
+    }
+
+    /// Maximum attenuation in dB: 0 = transparent. Values are clamped to 0..=100; NaN is
+    /// ignored.
+    pub fn set_reduction_db(&mut self, db: f32) {
+        if !db.is_nan() {
+            self.floor_target = 10f32.powf(-db.clamp(0.0, 100.0) / 20.0);
+            if self.fresh {
+                self.floor = self.floor_target;
+            }
+        }
+    }
+
+    /// Gain in dB applied to the denoised signal (not to the bypassed one), smoothed so moving it
+    /// does not click. Clamped to `OUTPUT_GAIN_RANGE_DB`; NaN is ignored.
+    pub fn set_output_gain_db(&mut self, db: f32) {
+        if !db.is_nan() {
+            let (lo, hi) = OUTPUT_GAIN_RANGE_DB;
+            self.out_gain_target = 10f32.powf(db.clamp(lo, hi) / 20.0);
+            if self.fresh {
+                self.out_gain = self.out_gain_target;
+            }
+        }
+    }
+
+    /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.
+    pub fn set_bypassed(&mut self, bypassed: bool) {
+        self.wet_target = if bypassed { 0.0 } else { 1.0 };
+        if self.fresh {
+            self.wet = self.wet_target;
+        }
+    }
+
+    /// Clears all signal state (FIFOs, overlap, recurrent state); settings stay.
+    pub fn reset(&mut self) {
+        self.analyzers.iter_mut().for_each(Analyzer::reset);
+        self.synthesizers.iter_mut().for_each(Synthesizer::reset);
+        self.in_fifo.iter_mut().for_each(|f| f.fill(0.0));
+        self.out_fifo.iter_mut().for_each(|f| f.fill(0.0));
+        self.dry.iter_mut().for_each(DelayLine::reset);
+        self.extractor.reset();
+        self.state.reset();
+        self.prev_gains.fill(1.0);
+        self.pos = 0;
+        self.wet = self.wet_target;
+        self.out_gain = self.out_gain_target;
+        self.floor = self.floor_target;
+        self.fresh = true;
+        self.speech_probability = 0.0;
+    }
+
+    /// Processes a block in place. Every channel slice must have the same length, which may be
+    /// anything, including zero. Channels beyond those configured are left untouched. Never
+    /// allocates.
+    pub fn process(&mut self, block: &mut [&mut [f32]]) {
+        let chans = self.channels.min(block.len());
+        let len = block.iter().take(chans).map(|c| c.len()).min().unwrap_or(0);
+        if len > 0 {
+            self.fresh = false;
+        }
+        for i in 0..len {
+            for (c, chan) in block.iter().enumerate().take(chans) {
+                let x = chan[i];
+                let x = if x.is_finite() { x.clamp(-MAX_INPUT, MAX_INPUT) } else { 0.0 };
+                self.in_fifo[c][self.pos] = x;
+                self.dry_now[c] = self.dry[c].tick(x);
+            }
+            // Channels the host did not give us this block still need a full hop.
+            for c in chans..self.channels {
+                self.in_fifo[c][self.pos] = 0.0;
+            }
+            self.pos += 1;
+            if self.pos == self.size.hop {
+                self.process_hop();
+                self.pos = 0;
+            }
+            if self.wet != self.wet_target {
+                self.wet = if self.wet < self.wet_target {
+                    (self.wet + self.wet_step).min(self.wet_target)
+                } else {
+                    (self.wet - self.wet_step).max(self.wet_target)
+                };
+            }
+            self.out_gain += (self.out_gain_target - self.out_gain) * self.out_gain_coef;
+            let (wet, pos, gain) = (self.wet, self.pos, self.out_gain);
+            for (c, chan) in block.iter_mut().enumerate().take(chans) {
+                let y = self.out_fifo[c][pos] * gain;
+                // Linear crossfade: dry and wet are nearly the same signal, so their sum keeps
+                // its level; an equal-power fade would bump it by up to 3 dB.
+                chan[i] = if wet == 1.0 { y } else { wet * y + (1.0 - wet) * self.dry_now[c] };
+            }
+        }
+    }
+
+    /// One hop of the input FIFO through the network into the output FIFO.
+    fn process_hop(&mut self) {
+        self.power.fill(0.0);
+        let scale = 1.0 / (self.size.fft as f32 * self.channels as f32);
+        for c in 0..self.channels {
+            self.analyzers[c].push_hop(&self.in_fifo[c], &mut self.spectra[c]);
+            accumulate_power(&self.spectra[c], scale, &mut self.power);
+        }
+        self.layout.band_energies(&self.power, &mut self.energies);
+        self.extractor.compute(&self.energies, &mut self.features);
+        let vad = self.model.step(&mut self.state, &self.features, &mut self.band_gains);
+        if !(vad.is_finite() && self.band_gains.iter().all(|g| g.is_finite())) {
+            // Cannot happen with finite inputs and validated weights; if it ever does, the
+            // stream recovers from a clean state instead of going silent for good.
+            self.state.reset();
+            self.extractor.reset();
+            self.band_gains.fill(1.0);
+        }
+        self.speech_probability = if vad.is_finite() { vad } else { 0.0 };
+        // Snap when within 0.01 dB so that 0 dB Reduction ends up exactly transparent.
+        self.floor += (self.floor_target - self.floor) * self.floor_coef;
+        if (self.floor / self.floor_target - 1.0).abs() < 1.2e-3 {
+            self.floor = self.floor_target;
+        }
+        for (g, prev) in self.band_gains.iter_mut().zip(&mut self.prev_gains) {
+            *g = g.max(*prev * GAIN_RELEASE);
+            *prev = *g;
+            *g = g.max(self.floor).min(1.0);
+        }
+        self.layout.bin_gains(&self.band_gains, &mut self.bin_gains);
+        for c in 0..self.channels {
+            for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
+                *x *= *g;
+            }
+            self.synthesizers[c].push_spectrum(&mut self.spectra[c], &mut self.out_fifo[c]);
+        }
+    }
+}
+
+// The engine moves between the host's threads.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Denoiser>();
+};

@@ -1,0 +1,121 @@
+//! What a weights file says about itself: network sizes and the feature configuration the
+//! network was trained with. The engine builds its DSP from this, so model and DSP cannot
+//! disagree (the same idea as DeepFilterNet's config shipped beside its graphs).
+
+use serde::{Deserialize, Serialize};
+
+use super::ModelError;
+
+/// Version of the weights format this build reads and writes. Bump when tensor names, layout or
+/// feature semantics change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// safetensors metadata keys.
+pub const META_FORMAT_VERSION: &str = "lull.format_version";
+pub const META_CONFIG: &str = "lull.config";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Number of gain bands (the network predicts one gain per band).
+    pub n_bands: usize,
+    /// Highest band centre in Hz; bins above it take the top band's gain.
+    pub band_max_hz: f32,
+    /// Minimum distance between band centres in Hz.
+    pub band_min_spacing_hz: f32,
+    /// Hop duration in milliseconds; the frame is two hops.
+    pub hop_ms: f32,
+    /// Time constant of the feature running mean, in seconds.
+    pub norm_tau_s: f32,
+    /// LSTM hidden units per layer.
+    pub hidden: usize,
+    /// Number of stacked LSTM layers.
+    pub layers: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            n_bands: 32,
+            band_max_hz: 20_000.0,
+            band_min_spacing_hz: 100.0,
+            hop_ms: 10.0,
+            norm_tau_s: 1.0,
+            hidden: 128,
+            layers: 2,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Input width of the first layer: two features per band.
+    pub fn n_features(&self) -> usize {
+        2 * self.n_bands
+    }
+
+    /// Output width: one gain per band, then the voice-activity probability.
+    pub fn n_outputs(&self) -> usize {
+        self.n_bands + 1
+    }
+
+    /// Input width of LSTM layer `layer`.
+    pub fn layer_input(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.n_features()
+        } else {
+            self.hidden
+        }
+    }
+
+    /// Every tensor the network needs, with its shape, in a fixed order. Both the loader and the
+    /// exporter use this list, so a file either has exactly these or is refused.
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let h4 = 4 * self.hidden;
+        let mut v = Vec::new();
+        for l in 0..self.layers {
+            v.push((format!("lstm.{l}.weight_ih"), vec![h4, self.layer_input(l)]));
+            v.push((format!("lstm.{l}.weight_hh"), vec![h4, self.hidden]));
+            v.push((format!("lstm.{l}.bias_ih"), vec![h4]));
+            v.push((format!("lstm.{l}.bias_hh"), vec![h4]));
+        }
+        v.push(("out.weight".into(), vec![self.n_outputs(), self.hidden]));
+        v.push(("out.bias".into(), vec![self.n_outputs()]));
+        v
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    }
+
+    /// Rejects sizes no sane model has, before anything is allocated from them.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |why: String| Err(ModelError::BadConfig(why));
+        if !(2..=128).contains(&self.n_bands) {
+            return bad(format!("n_bands = {} (expected 2..=128)", self.n_bands));
+        }
+        if !(1..=1024).contains(&self.hidden) {
+            return bad(format!("hidden = {} (expected 1..=1024)", self.hidden));
+        }
+        if !(1..=8).contains(&self.layers) {
+            return bad(format!("layers = {} (expected 1..=8)", self.layers));
+        }
+        if !(self.hop_ms >= 1.0 && self.hop_ms <= 50.0) {
+            return bad(format!("hop_ms = {} (expected 1..=50)", self.hop_ms));
+        }
+        if !(self.band_max_hz >= 1000.0 && self.band_max_hz <= 96_000.0) {
+            return bad(format!("band_max_hz = {} (expected 1000..=96000)", self.band_max_hz));
+        }
+        if !(self.band_min_spacing_hz > 0.0
+            && self.band_min_spacing_hz * self.n_bands as f32 <= self.band_max_hz)
+        {
+            return bad(format!(
+                "band_min_spacing_hz = {} does not fit {} bands below {} Hz",
+                self.band_min_spacing_hz, self.n_bands, self.band_max_hz
+            ));
+        }
+        if !(self.norm_tau_s > 0.0 && self.norm_tau_s <= 100.0) {
+            return bad(format!("norm_tau_s = {} (expected 0..=100)", self.norm_tau_s));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! The gain network: configuration, loading and validation of weights, and allocation-free
+//! inference. The same network exists as candle modules in `xtask` (training); the parity test
+//! there holds the two together.
+
+mod config;
+mod network;
+mod weights;
+
+pub use config::{ModelConfig, FORMAT_VERSION, META_CONFIG, META_FORMAT_VERSION};
+pub use network::{Model, NetworkState};
+pub use weights::serialize;
+
+/// Why a weights file was refused. Every variant names the problem; none of them panics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("weights file is not valid safetensors (truncated or corrupt?): {0}")]
+    Corrupt(String),
+    #[error("weights file has no `{0}` metadata entry; was it written by `cargo xtask export`?")]
+    MissingMetadata(&'static str),
+    #[error("weights format version {found} is not supported (this build reads version {supported})")]
+    UnsupportedVersion { found: String, supported: u32 },
+    #[error("weights configuration is invalid: {0}")]
+    BadConfig(String),
+    #[error("weights file is missing tensor `{0}`")]
+    MissingTensor(String),
+    #[error("weights file has unexpected tensor `{0}`")]
+    UnexpectedTensor(String),
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch { name: String, expected: Vec<usize>, found: Vec<usize> },
+    #[error("tensor `{name}` has dtype {found}, expected F32")]
+    WrongDtype { name: String, found: String },
+    #[error("tensor `{name}` holds a non-finite value at index {index}")]
+    NonFinite { name: String, index: usize },
+}
+
+/// The model shipped with the plugin, embedded at build time.
+pub const DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../../weights/lull.safetensors");
+
+/// The embedded model, parsed once per process (the first `activate()` pays ~1 ms; the audio
+/// thread never does).
+pub fn default_model() -> Result<std::sync::Arc<Model>, ModelError> {
+    use std::sync::{Arc, OnceLock};
+    static MODEL: OnceLock<Result<Arc<Model>, ModelError>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Model::from_bytes(DEFAULT_WEIGHTS).map(Arc::new))
+        .clone()
+}

@@ -1,0 +1,167 @@
+//! Allocation-free inference: stacked LSTM layers (PyTorch/candle layout, gate order i, f, g, o)
+//! and a dense sigmoid head giving one gain per band plus a voice-activity probability.
+
+use super::{weights, ModelConfig, ModelError};
+
+/// One LSTM layer, with `[W_ih | W_hh]` fused row by row so each gate row is one dot product
+/// over `[x; h]`, and the two bias vectors summed.
+#[derive(Debug, Clone)]
+struct LstmLayer {
+    input: usize,
+    hidden: usize,
+    /// Row-major (4·hidden) × (input + hidden).
+    weight: Vec<f32>,
+    /// 4·hidden.
+    bias: Vec<f32>,
+}
+
+/// A validated network, immutable and shareable between plugin instances.
+#[derive(Debug, Clone)]
+pub struct Model {
+    config: ModelConfig,
+    layers: Vec<LstmLayer>,
+    /// Row-major n_outputs × hidden.
+    out_weight: Vec<f32>,
+    out_bias: Vec<f32>,
+}
+
+/// Per-stream recurrent state and scratch, sized once for a model.
+#[derive(Debug, Clone)]
+pub struct NetworkState {
+    /// Per layer: `[x; h]`, the layer's input followed by its previous output.
+    xh: Vec<Vec<f32>>,
+    c: Vec<Vec<f32>>,
+    gates: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Dot product with eight independent accumulators, which LLVM turns into SIMD.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+impl Model {
+    /// Parses and validates a safetensors weights file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let (config, tensors) = weights::parse(bytes)?;
+        Ok(Self::from_tensors(config, tensors))
+    }
+
+    /// Builds from tensors already checked against `config.tensor_shapes()`.
+    fn from_tensors(config: ModelConfig, tensors: Vec<Vec<f32>>) -> Self {
+        let mut it = tensors.into_iter();
+        let h = config.hidden;
+        let layers = (0..config.layers)
+            .map(|l| {
+                let input = config.layer_input(l);
+                let (w_ih, w_hh) = (it.next().unwrap(), it.next().unwrap());
+                let (b_ih, b_hh) = (it.next().unwrap(), it.next().unwrap());
+                let mut weight = Vec::with_capacity(4 * h * (input + h));
+                for r in 0..4 * h {
+                    weight.extend_from_slice(&w_ih[r * input..(r + 1) * input]);
+                    weight.extend_from_slice(&w_hh[r * h..(r + 1) * h]);
+                }
+                let bias = b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect();
+                LstmLayer { input, hidden: h, weight, bias }
+            })
+            .collect();
+        let out_weight = it.next().unwrap();
+        let out_bias = it.next().unwrap();
+        Self { config, layers, out_weight, out_bias }
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Fresh (zero) state for one stream.
+    pub fn new_state(&self) -> NetworkState {
+        NetworkState {
+            xh: self.layers.iter().map(|l| vec![0.0; l.input + l.hidden]).collect(),
+            c: self.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
+            gates: vec![0.0; 4 * self.config.hidden],
+            logits: vec![0.0; self.config.n_outputs()],
+        }
+    }
+
+    /// One hop: `features` in (n_features), band gains out (n_bands, each in 0..1); returns the
+    /// voice-activity probability. Never allocates.
+    pub fn step(&self, state: &mut NetworkState, features: &[f32], gains: &mut [f32]) -> f32 {
+        debug_assert_eq!(features.len(), self.config.n_features());
+        debug_assert_eq!(gains.len(), self.config.n_bands);
+        state.xh[0][..features.len()].copy_from_slice(features);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let hsz = layer.hidden;
+            let row_len = layer.input + hsz;
+            let xh = &state.xh[l];
+            for ((g, row), b) in state
+                .gates
+                .iter_mut()
+                .zip(layer.weight.chunks_exact(row_len))
+                .zip(&layer.bias)
+            {
+                *g = dot(row, xh) + b;
+            }
+            let (gi, rest) = state.gates.split_at(hsz);
+            let (gf, rest) = rest.split_at(hsz);
+            let (gg, go) = rest.split_at(hsz);
+            let c = &mut state.c[l];
+            // The new h goes where this layer keeps its previous h, and into the next layer's
+            // input slot.
+            let (this, next) = state.xh.split_at_mut(l + 1);
+            let h_slot = &mut this[l][layer.input..];
+            for j in 0..hsz {
+                let cj = sigmoid(gf[j]) * c[j] + sigmoid(gi[j]) * gg[j].tanh();
+                c[j] = cj;
+                h_slot[j] = sigmoid(go[j]) * cj.tanh();
+            }
+            if let Some(next) = next.first_mut() {
+                next[..hsz].copy_from_slice(h_slot);
+            }
+        }
+        let last = self.layers.last().expect("validated: at least one layer");
+        let h = &state.xh[self.layers.len() - 1][last.input..];
+        for ((o, row), b) in state
+            .logits
+            .iter_mut()
+            .zip(self.out_weight.chunks_exact(self.config.hidden))
+            .zip(&self.out_bias)
+        {
+            *o = sigmoid(dot(row, h) + b);
+        }
+        gains.copy_from_slice(&state.logits[..self.config.n_bands]);
+        state.logits[self.config.n_bands]
+    }
+}
+
+impl NetworkState {
+    pub fn reset(&mut self) {
+        self.xh.iter_mut().for_each(|v| v.fill(0.0));
+        self.c.iter_mut().for_each(|v| v.fill(0.0));
+    }
+
+    /// False if anything non-finite got into the recurrent state.
+    pub fn is_finite(&self) -> bool {
+        self.c.iter().flatten().all(|x| x.is_finite())
+            && self.xh.iter().flatten().all(|x| x.is_finite())
+    }
+}

@@ -1,0 +1,194 @@
+//! Engine behaviour a host relies on: exact latency, transparency, block-size invariance, and
+//! recovery from bad audio.
+
+use std::sync::Arc;
+
+use lull::engine::Denoiser;
+use lull::model::default_model;
+use rand::{Rng, SeedableRng};
+
+fn denoiser(rate: f32, channels: usize) -> Denoiser {
+    Denoiser::new(default_model().expect("embedded model loads"), rate, channels).unwrap()
+}
+
+/// Deterministic test signal: a few partials plus noise, about −12 dBFS.
+fn signal(len: usize, rate: f32, seed: u64) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len)
+        .map(|i| {
+            let t = i as f32 / rate;
+            0.15 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                + 0.05 * (2.0 * std::f32::consts::PI * 1250.0 * t).sin()
+                + 0.05 * rng.gen_range(-1.0..1.0)
+        })
+        .collect()
+}
+
+/// Runs `input` (one channel) through `d` in blocks of the given sizes, cycling through them.
+fn run_blocks(d: &mut Denoiser, input: &[f32], sizes: &[usize]) -> Vec<f32> {
+    let mut out = input.to_vec();
+    let mut start = 0;
+    let mut i = 0;
+    while start < out.len() {
+        let n = sizes[i % sizes.len()].min(out.len() - start);
+        d.process(&mut [&mut out[start..start + n]]);
+        start += n;
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn latency_is_two_hops_minus_one_and_at_most_20ms_at_48k() {
+    for &(rate, expected) in &[(16_000.0, 319), (22_050.0, 441), (44_100.0, 881), (48_000.0, 959), (96_000.0, 1919), (192_000.0, 3839)] {
+        assert_eq!(denoiser(rate, 1).latency_samples(), expected, "at {rate} Hz");
+    }
+    assert!(959.0 / 48_000.0 <= 0.020);
+}
+
+#[test]
+fn impulse_comes_out_exactly_latency_samples_later() {
+    for &rate in &[22_050.0, 44_100.0, 48_000.0, 96_000.0] {
+        let mut d = denoiser(rate, 1);
+        d.set_reduction_db(0.0);
+        let lat = d.latency_samples();
+        let mut x = vec![0.0f32; lat * 3];
+        x[100] = 1.0;
+        let y = run_blocks(&mut d, &x, &[64]);
+        let peak = y
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap()
+            .0;
+        assert_eq!(peak, 100 + lat, "at {rate} Hz");
+        assert!((y[peak] - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn zero_reduction_is_transparent_after_latency() {
+    for &rate in &[22_050.0, 44_100.0, 48_000.0, 96_000.0] {
+        for channels in [1, 2] {
+            let mut d = denoiser(rate, channels);
+            d.set_reduction_db(0.0);
+            let lat = d.latency_samples();
+            let len = (rate as usize) * 2;
+            let x: Vec<Vec<f32>> = (0..channels).map(|c| signal(len, rate, c as u64)).collect();
+            let mut y = x.clone();
+            for start in (0..len).step_by(333) {
+                let end = (start + 333).min(len);
+                let mut block: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..end]).collect();
+                d.process(&mut block);
+            }
+            for c in 0..channels {
+                let err = (lat..len).map(|i| (y[c][i] - x[c][i - lat]).abs()).fold(0.0, f32::max);
+                assert!(err <= 1e-4, "rate {rate}, channel {c}: max error {err}");
+                assert!(y[c][..lat].iter().all(|&v| v.abs() < 1e-6), "leading silence");
+            }
+        }
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_block_size() {
+    let rate = 48_000.0;
+    let x = signal(48_000 * 3, rate, 7);
+    let mut reference_d = denoiser(rate, 1);
+    let reference = run_blocks(&mut reference_d, &x, &[480]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let random_sizes: Vec<usize> = (0..500).map(|_| rng.gen_range(0..1500)).collect();
+    let schedules: Vec<Vec<usize>> = vec![vec![1], vec![13], vec![4096], vec![0, 7, 0, 300], random_sizes];
+    for sizes in &schedules {
+        let mut d = denoiser(rate, 1);
+        let y = run_blocks(&mut d, &x, sizes);
+        let err = y.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err <= 1e-6, "block sizes {:?}…: max difference {err}", &sizes[..sizes.len().min(4)]);
+    }
+}
+
+#[test]
+fn denoising_actually_changes_a_noisy_signal() {
+    // Guards against a silently transparent engine: with the default reduction the model's
+    // gains must do something to broadband noise.
+    let rate = 48_000.0;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let x: Vec<f32> = (0..48_000 * 2).map(|_| 0.1 * rng.gen_range(-1.0f32..1.0)).collect();
+    let mut d = denoiser(rate, 1);
+    d.set_reduction_db(30.0);
+    let y = run_blocks(&mut d, &x, &[512]);
+    let lat = d.latency_samples();
+    let diff: f32 = (lat..x.len()).map(|i| (y[i] - x[i - lat]).powi(2)).sum();
+    assert!(diff > 1e-3, "output identical to input: {diff}");
+}
+
+#[test]
+fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
+    let rate = 48_000.0;
+    let len = 48_000 * 4;
+    let x = signal(len, rate, 11);
+    let mut clean_d = denoiser(rate, 2);
+    let mut clean = vec![x.clone(), x.clone()];
+    {
+        let (a, b) = clean.split_at_mut(1);
+        clean_d.process(&mut [&mut a[0][..], &mut b[0][..]]);
+    }
+    let bursts: [(&str, f32); 4] =
+        [("NaN", f32::NAN), ("+Inf", f32::INFINITY), ("-Inf", f32::NEG_INFINITY), ("denormal", 1.0e-40)];
+    for (what, v) in bursts {
+        let mut d = denoiser(rate, 2);
+        let burst = 48_000..48_000 + 4_800; // 100 ms at 1 s
+        let mut y = vec![x.clone(), x.clone()];
+        for i in burst.clone() {
+            y[0][i] = v;
+            if i % 2 == 0 {
+                y[1][i] = v;
+            }
+        }
+        for start in (0..len).step_by(256) {
+            let end = (start + 256).min(len);
+            let (a, b) = y.split_at_mut(1);
+            d.process(&mut [&mut a[0][start..end], &mut b[0][start..end]]);
+        }
+        assert!(y.iter().flatten().all(|s| s.is_finite()), "{what}: non-finite output");
+        // One second after the burst has left the engine, output matches an engine that never
+        // saw it (the running means and recurrent state have forgotten it).
+        let settled = burst.end + d.latency_samples() + 48_000;
+        let err = (settled..len)
+            .map(|i| (y[0][i] - clean[0][i]).abs())
+            .fold(0.0, f32::max);
+        let peak = clean[0][settled..].iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(err <= 0.05 * peak, "{what}: still off by {err} (peak {peak}) 1 s after the burst");
+    }
+}
+
+#[test]
+fn bypass_crossfades_to_the_delayed_dry_signal_without_a_jump() {
+    let rate = 48_000.0;
+    let x = signal(48_000 * 2, rate, 5);
+    let mut d = denoiser(rate, 1);
+    d.set_reduction_db(60.0);
+    let lat = d.latency_samples();
+    let mut y = x.clone();
+    let (first, rest) = y.split_at_mut(48_000);
+    d.process(&mut [first]);
+    d.set_bypassed(true);
+    d.process(&mut [rest]);
+    // After the 10 ms fade the output is exactly the dry input, delayed.
+    for i in 48_000 + 480..x.len() {
+        assert!((y[i] - x[i - lat]).abs() < 1e-6, "sample {i}");
+    }
+    // No sample-to-sample step larger than the signal itself makes.
+    let max_step_in = x.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    let max_step_out = y[lat..].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    assert!(max_step_out <= 1.5 * max_step_in, "click: {max_step_out} vs {max_step_in}");
+}
+
+#[test]
+fn unsupported_settings_are_refused_with_errors() {
+    let m = default_model().unwrap();
+    assert!(Denoiser::new(Arc::clone(&m), 1000.0, 1).is_err());
+    assert!(Denoiser::new(Arc::clone(&m), f32::NAN, 1).is_err());
+    assert!(Denoiser::new(Arc::clone(&m), 48_000.0, 0).is_err());
+    assert!(Denoiser::new(m, 48_000.0, 9).is_err());
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test Lull has, from a fresh clone: unit and integration tests, candle/plugin parity, a
+# smoke training run, and the built bundles loaded by real hosts (clack-host for CLAP,
+# pedalboard for VST3). The bundles are debug builds with `assert_process_allocs`, so any heap
+# allocation inside `process()` aborts the host test: that is the real-time-safety check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "bundling debug CLAP + VST3 with assert_process_allocs"
+cargo xtask bundle lull --features assert_process_allocs
+
+step "Rust tests (release profile: candle is slow unoptimised)"
+cargo test --release --workspace
+
+step "VST3 bundle in pedalboard"
+bash scripts/python-env.sh
+.venv/bin/python -m pytest tests/python -q

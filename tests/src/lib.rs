@@ -1,0 +1,1 @@
+//! End-to-end tests live in `tests/`: the built bundles loaded by real hosts.

@@ -1,0 +1,48 @@
+//! `cargo xtask export`: a training run's checkpoint → `weights/lull.safetensors` (Lull's
+//! format, with metadata) and the model card `weights/MODEL.md`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use lull::model::{serialize, Model};
+
+use crate::net;
+use crate::train::{load_checkpoint, RunState};
+
+/// Writes the weights file and model card; returns the weights' byte size.
+pub fn export(run_dir: &Path, weights_dir: &Path) -> Result<usize> {
+    let (state, varmap, _net) = load_checkpoint(run_dir)?;
+    let tensors = net::export_tensors(&state.config, &varmap)?;
+    let bytes = serialize(&state.config, &tensors)?;
+    // Refuse to write a file the plugin would refuse to load.
+    Model::from_bytes(&bytes).context("exported weights do not load back")?;
+    std::fs::create_dir_all(weights_dir)?;
+    let path = weights_dir.join("lull.safetensors");
+    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let card = weights_dir.join("MODEL.md");
+    std::fs::write(&card, model_card(&state)).with_context(|| format!("cannot write {}", card.display()))?;
+    Ok(bytes.len())
+}
+
+fn model_card(s: &RunState) -> String {
+    let c = &s.config;
+    let o = &s.options;
+    let mut m = String::new();
+    let _ = writeln!(m, "# Lull model card\n");
+    let _ = writeln!(m, "Written by `cargo xtask export` from the training run's `state.json`.\n");
+    let _ = writeln!(m, "## Architecture\n");
+    let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean)", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
+    let _ = writeln!(m, "- {} LSTM layers × {} units, dense sigmoid head: {} band gains + voice activity", c.layers, c.hidden, c.n_bands);
+    let _ = writeln!(m, "- Parameters: {}", c.parameter_count());
+    let _ = writeln!(m, "- Frame {} ms, hop {} ms, √Hann windows; latency 2·hop − 1 samples (959 at 48 kHz)\n", 2.0 * c.hop_ms, c.hop_ms);
+    let _ = writeln!(m, "## Training\n");
+    let _ = writeln!(m, "- Corpus: {}", s.corpus);
+    let _ = writeln!(m, "- Command: `{}`", s.command);
+    let _ = writeln!(m, "- {} steps × {} sequences × {} hops, AdamW lr {} (warm-up, cosine decay), seed {}", s.step, o.batch, o.seq_frames, o.lr, o.seed);
+    let _ = writeln!(m, "- Training time: {:.1} min on CPU, {:.0} frames/s", s.elapsed_s / 60.0, s.frames_per_s);
+    if let (Some(t), Some(v)) = (s.train_loss.last(), s.val_loss.last()) {
+        let _ = writeln!(m, "- Final loss: train {:.4}, validation {:.4}", t.1, v.1);
+    }
+    m
+}

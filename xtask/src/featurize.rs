@@ -1,0 +1,99 @@
+//! Turns a (clean, noise) pair into what the network trains on, using the plugin's own DSP
+//! (`lull::dsp`), so training features cannot drift from the engine's.
+
+use lull::dsp::bands::{BandCenters, BandLayout};
+use lull::dsp::features::{accumulate_power, FeatureExtractor};
+use lull::dsp::stft::{Analyzer, StftSize};
+use lull::model::ModelConfig;
+use realfft::num_complex::Complex32;
+use realfft::RealFftPlanner;
+
+/// One training sequence, frame-major.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub frames: usize,
+    /// frames × n_features, computed from the mixture.
+    pub features: Vec<f32>,
+    /// frames × n_bands: ideal band gain √(E_clean / E_mix), clamped to 0..1.
+    pub target: Vec<f32>,
+    /// frames × n_bands: loss weight. In frames with speech, 0 above the clean recording's real
+    /// bandwidth, so band-limited recordings do not teach the model to remove high-frequency
+    /// speech; in pauses every band counts (the target there really is "remove it all"). Always
+    /// 0 above Nyquist, where there are no bins.
+    pub weight: Vec<f32>,
+    /// frames: 1 where the clean frame holds speech.
+    pub vad: Vec<f32>,
+}
+
+/// Speech frames are those within this many dB of the clip's loudest frame.
+const VAD_RANGE_DB: f32 = 30.0;
+
+/// Featurises `clean + noise` (same length, at `rate`). `speech_bandwidth_hz` is the highest
+/// frequency the clean recording really contains.
+pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], speech_bandwidth_hz: f32) -> Sample {
+    assert_eq!(clean.len(), noise.len());
+    let size = StftSize::for_rate(rate, config.hop_ms);
+    let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz);
+    let layout = BandLayout::new(&centers, rate, size.fft);
+    let mut planner = RealFftPlanner::new();
+    let (mut ac, mut an) = (Analyzer::new(size, &mut planner), Analyzer::new(size, &mut planner));
+    let mut extractor = FeatureExtractor::new(config.n_bands, config.norm_tau_s, size.hop as f32 / rate);
+    let nb = config.n_bands;
+    let frames = clean.len() / size.hop;
+    let (mut sc, mut sn, mut sm) = (
+        vec![Complex32::default(); size.bins()],
+        vec![Complex32::default(); size.bins()],
+        vec![Complex32::default(); size.bins()],
+    );
+    let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
+    let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
+    let mut feat = vec![0.0; config.n_features()];
+    let scale = 1.0 / size.fft as f32;
+    let nyquist = rate / 2.0;
+    let speech_weight: Vec<f32> = centers
+        .0
+        .iter()
+        .map(|&c| if c <= speech_bandwidth_hz.min(nyquist) { 1.0 } else { 0.0 })
+        .collect();
+    let pause_weight: Vec<f32> = centers.0.iter().map(|&c| if c <= nyquist { 1.0 } else { 0.0 }).collect();
+
+    let mut s = Sample {
+        frames,
+        features: Vec::with_capacity(frames * feat.len()),
+        target: Vec::with_capacity(frames * nb),
+        weight: Vec::with_capacity(frames * nb),
+        vad: Vec::with_capacity(frames),
+    };
+    let mut clean_frame_energy = Vec::with_capacity(frames);
+    for f in 0..frames {
+        let r = f * size.hop..(f + 1) * size.hop;
+        ac.push_hop(&clean[r.clone()], &mut sc);
+        an.push_hop(&noise[r], &mut sn);
+        for ((m, c), n) in sm.iter_mut().zip(&sc).zip(&sn) {
+            *m = c + n;
+        }
+        pc.fill(0.0);
+        pm.fill(0.0);
+        accumulate_power(&sc, scale, &mut pc);
+        accumulate_power(&sm, scale, &mut pm);
+        layout.band_energies(&pc, &mut ec);
+        layout.band_energies(&pm, &mut em);
+        extractor.compute(&em, &mut feat);
+        s.features.extend_from_slice(&feat);
+        for b in 0..nb {
+            let g = if em[b] > 1e-12 { (ec[b] / em[b]).sqrt().min(1.0) } else { 1.0 };
+            s.target.push(g);
+        }
+        clean_frame_energy.push(pc.iter().sum::<f32>());
+    }
+    let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
+    let threshold = peak * 10f32.powf(-VAD_RANGE_DB / 10.0);
+    s.vad = clean_frame_energy
+        .iter()
+        .map(|&e| if e > threshold && e > 1e-9 { 1.0 } else { 0.0 })
+        .collect();
+    for &v in &s.vad {
+        s.weight.extend_from_slice(if v > 0.5 { &speech_weight } else { &pause_weight });
+    }
+    s
+}

@@ -1,0 +1,158 @@
+//! `cargo xtask …`: bundle the plugin, train and export the model, denoise files.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use lull::model::ModelConfig;
+
+use xtask::train::{TrainOptions, TrainRequest};
+use xtask::{export, synth, train, wav};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Lull's build, training and evaluation tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the CLAP and VST3 bundles into target/bundled (nice-plug's bundler; e.g.
+    /// `cargo xtask bundle lull --release`).
+    Bundle {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Train the gain network with candle on the CPU.
+    Train {
+        /// Training corpus. `synthetic`: generated tones and chirps in white noise.
+        #[arg(long, default_value = "synthetic")]
+        corpus: String,
+        /// Run directory for checkpoints and state.json.
+        #[arg(long, default_value = "target/runs/default")]
+        run_dir: PathBuf,
+        /// Continue the run in --run-dir from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Sequences per batch.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Hops (10 ms) per sequence.
+        #[arg(long, default_value_t = 200)]
+        seq_frames: usize,
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 50)]
+        val_every: usize,
+        #[arg(long, default_value_t = 4)]
+        val_batches: usize,
+        #[arg(long, default_value_t = 50)]
+        checkpoint_every: usize,
+        /// Data-loader threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// LSTM units per layer.
+        #[arg(long, default_value_t = ModelConfig::default().hidden)]
+        hidden: usize,
+        #[arg(long, default_value_t = ModelConfig::default().layers)]
+        layers: usize,
+    },
+    /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
+    Export {
+        #[arg(long, default_value = "target/runs/default")]
+        run_dir: PathBuf,
+        #[arg(long, default_value = "weights")]
+        out_dir: PathBuf,
+    },
+    /// Denoise a WAV file through the same engine the plugin runs.
+    Denoise {
+        input: PathBuf,
+        output: PathBuf,
+        /// Maximum attenuation in dB (0 = transparent).
+        #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
+        reduction: f32,
+        /// Weights file (default: the embedded model).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Block size fed to the engine, as a host would.
+        #[arg(long, default_value_t = 512)]
+        block: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Bundle { args } => {
+            nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args))
+        }
+        Command::Train {
+            corpus, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
+            checkpoint_every, workers, hidden, layers,
+        } => {
+            let config = ModelConfig { hidden, layers, ..ModelConfig::default() };
+            config.validate()?;
+            anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
+            anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
+            let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
+                "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
+                other => anyhow::bail!("unknown corpus `{other}` (available: synthetic)"),
+            };
+            let options = TrainOptions {
+                steps, batch, seq_frames, lr, seed,
+                val_every: val_every.max(1), val_batches: val_batches.max(1),
+                checkpoint_every: checkpoint_every.max(1), workers,
+            };
+            let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+            train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;
+            Ok(())
+        }
+        Command::Export { run_dir, out_dir } => {
+            let n = export::export(&run_dir, &out_dir)?;
+            println!("wrote {} ({n} bytes) and {}", out_dir.join("lull.safetensors").display(), out_dir.join("MODEL.md").display());
+            Ok(())
+        }
+        Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
+    }
+}
+
+fn denoise(input: &std::path::Path, output: &std::path::Path, reduction: f32, weights: Option<PathBuf>, block: usize) -> Result<()> {
+    anyhow::ensure!(reduction.is_finite() && (0.0..=100.0).contains(&reduction), "--reduction must be 0..=100 dB, got {reduction}");
+    anyhow::ensure!(block > 0, "--block must be positive");
+    let model = match weights {
+        Some(p) => {
+            let bytes = std::fs::read(&p).with_context(|| format!("cannot read weights {}", p.display()))?;
+            Arc::new(lull::model::Model::from_bytes(&bytes).with_context(|| format!("weights {} refused", p.display()))?)
+        }
+        None => lull::model::default_model()?,
+    };
+    let (mut chans, rate) = wav::read(input)?;
+    let mut d = lull::engine::Denoiser::new(model, rate as f32, chans.len())?;
+    d.set_reduction_db(reduction);
+    let lat = d.latency_samples();
+    let len = chans[0].len();
+    // Feed `latency` extra zeros so the end of the file comes out, then drop the leading delay:
+    // the output lines up with the input sample for sample.
+    chans.iter_mut().for_each(|c| c.resize(len + lat, 0.0));
+    let started = std::time::Instant::now();
+    for start in (0..len + lat).step_by(block) {
+        let end = (start + block).min(len + lat);
+        let mut blk: Vec<&mut [f32]> = chans.iter_mut().map(|c| &mut c[start..end]).collect();
+        d.process(&mut blk);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let out: Vec<Vec<f32>> = chans.into_iter().map(|c| c[lat..].to_vec()).collect();
+    wav::write(output, &out, rate)?;
+    println!(
+        "{} → {}: {:.2} s of audio at {rate} Hz, {} channel(s), latency {lat} samples ({:.2} ms, compensated), real-time factor {:.4}",
+        input.display(), output.display(), len as f64 / rate as f64, out.len(),
+        lat as f64 * 1000.0 / rate as f64, secs / (len as f64 / rate as f64)
+    );
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The gain network as candle modules, for training. Tensor names, shapes and gate order
+//! (i, f, g, o) match `lull::model` (and PyTorch's `nn.LSTM`), so export is a copy; the parity
+//! test checks both implementations give the same gains.
+
+use candle_core::{DType, Device, IndexOp, Result, Tensor, D};
+use candle_nn::{Init, VarBuilder, VarMap};
+use lull::model::ModelConfig;
+
+struct Lstm {
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    hidden: usize,
+}
+
+impl Lstm {
+    fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
+        // PyTorch's default: U(−1/√H, 1/√H) for every weight and bias.
+        let k = 1.0 / (hidden as f64).sqrt();
+        let init = Init::Uniform { lo: -k, up: k };
+        Ok(Self {
+            w_ih: vb.get_with_hints((4 * hidden, input), "weight_ih", init)?,
+            w_hh: vb.get_with_hints((4 * hidden, hidden), "weight_hh", init)?,
+            b_ih: vb.get_with_hints(4 * hidden, "bias_ih", init)?,
+            b_hh: vb.get_with_hints(4 * hidden, "bias_hh", init)?,
+            hidden,
+        })
+    }
+
+    /// (batch, time, input) → (batch, time, hidden), from a zero state.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        // The input projection for all time steps is one matmul; only h·W_hh is sequential.
+        let bias = (&self.b_ih + &self.b_hh)?;
+        let xw = x.broadcast_matmul(&self.w_ih.t()?)?.broadcast_add(&bias)?;
+        let w_hh_t = self.w_hh.t()?;
+        let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
+        let mut c = h.clone();
+        let mut outs = Vec::with_capacity(t);
+        for step in 0..t {
+            let gates = (xw.i((.., step, ..))? + h.matmul(&w_hh_t)?)?;
+            let g = gates.chunk(4, 1)?;
+            let i = candle_nn::ops::sigmoid(&g[0])?;
+            let f = candle_nn::ops::sigmoid(&g[1])?;
+            let gg = g[2].tanh()?;
+            let o = candle_nn::ops::sigmoid(&g[3])?;
+            c = ((f * &c)? + (i * gg)?)?;
+            h = (o * c.tanh()?)?;
+            outs.push(h.clone());
+        }
+        Tensor::stack(&outs, 1)
+    }
+}
+
+/// Outputs of the network for a batch of sequences.
+pub struct NetOutput {
+    /// (batch, time, n_bands), each in 0..1.
+    pub gains: Tensor,
+    /// (batch, time), voice-activity probability.
+    pub vad: Tensor,
+}
+
+pub struct LullNet {
+    config: ModelConfig,
+    layers: Vec<Lstm>,
+    out_w: Tensor,
+    out_b: Tensor,
+}
+
+impl LullNet {
+    pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let layers = (0..config.layers)
+            .map(|l| Lstm::new(vb.pp(format!("lstm.{l}")), config.layer_input(l), config.hidden))
+            .collect::<Result<Vec<_>>>()?;
+        let k = 1.0 / (config.hidden as f64).sqrt();
+        let out_w = vb.get_with_hints(
+            (config.n_outputs(), config.hidden),
+            "out.weight",
+            Init::Uniform { lo: -k, up: k },
+        )?;
+        // Start with gains near one (σ(2) ≈ 0.88): an untrained model passes speech.
+        let out_b = vb.get_with_hints(config.n_outputs(), "out.bias", Init::Const(2.0))?;
+        Ok(Self { config: config.clone(), layers, out_w, out_b })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// features: (batch, time, n_features).
+    pub fn forward(&self, features: &Tensor) -> Result<NetOutput> {
+        let mut x = features.clone();
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
+        let out = candle_nn::ops::sigmoid(&logits)?;
+        let nb = self.config.n_bands;
+        Ok(NetOutput { gains: out.narrow(D::Minus1, 0, nb)?, vad: out.narrow(D::Minus1, nb, 1)?.squeeze(D::Minus1)? })
+    }
+}
+
+/// Builds a fresh network whose variables live in `varmap`.
+pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<LullNet> {
+    LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))
+}
+
+/// The variables of `varmap` in the order of `config.tensor_shapes()`, as plain vectors.
+pub fn export_tensors(config: &ModelConfig, varmap: &VarMap) -> anyhow::Result<Vec<Vec<f32>>> {
+    let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
+    config
+        .tensor_shapes()
+        .iter()
+        .map(|(name, shape)| {
+            let var = data
+                .get(name)
+                .ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
+            anyhow::ensure!(var.dims() == shape.as_slice(), "`{name}` has shape {:?}, expected {shape:?}", var.dims());
+            Ok(var.as_tensor().flatten_all()?.to_vec1::<f32>()?)
+        })
+        .collect()
+}

@@ -1,0 +1,310 @@
+//! `cargo xtask train`: candle on CPU, seeded, with a progress bar, periodic validation,
+//! checkpoints and `--resume`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use crossbeam_channel::{bounded, Receiver};
+use indicatif::{ProgressBar, ProgressStyle};
+use lull::model::ModelConfig;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::featurize::{featurize, Sample};
+use crate::net::{self, LullNet};
+
+/// One (clean, noise) pair at its sample rate, before featurisation.
+pub struct Example {
+    pub rate: f32,
+    pub clean: Vec<f32>,
+    /// Already scaled to the example's SNR.
+    pub noise: Vec<f32>,
+    /// Highest frequency the clean recording really contains.
+    pub bandwidth_hz: f32,
+}
+
+/// Where training examples come from: the synthetic corpus or the real one.
+pub trait ExampleSource: Send + Sync {
+    /// An example exactly `frames` hops long (hop as in `config`), drawn with `rng`.
+    fn example(&self, rng: &mut StdRng, config: &ModelConfig, frames: usize) -> Example;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub steps: usize,
+    pub batch: usize,
+    /// Hops per training sequence.
+    pub seq_frames: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub val_every: usize,
+    pub val_batches: usize,
+    pub checkpoint_every: usize,
+    pub workers: usize,
+}
+
+/// What a run directory's `state.json` records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: ModelConfig,
+    pub options: TrainOptions,
+    pub corpus: String,
+    pub step: usize,
+    pub elapsed_s: f64,
+    pub train_loss: Vec<(usize, f32)>,
+    pub val_loss: Vec<(usize, f32)>,
+    pub frames_per_s: f64,
+    pub command: String,
+}
+
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const STATE: &str = "state.json";
+
+pub struct Batch {
+    pub features: Tensor,
+    pub target: Tensor,
+    pub weight: Tensor,
+    pub vad: Tensor,
+}
+
+fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
+    let mut v = Vec::with_capacity(samples.len() * frames * width);
+    for s in samples {
+        v.extend_from_slice(&pick(s)[..frames * width]);
+    }
+    Ok(Tensor::from_vec(v, (samples.len(), frames, width), &Device::Cpu)?)
+}
+
+/// Featurises `batch` examples drawn from `rng` into tensors.
+pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
+    let samples: Vec<Sample> = (0..batch)
+        .map(|_| {
+            let ex = source.example(rng, config, frames);
+            featurize(config, ex.rate, &ex.clean, &ex.noise, ex.bandwidth_hz)
+        })
+        .collect();
+    let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);
+    anyhow::ensure!(frames > 0, "examples are shorter than one hop");
+    let nb = config.n_bands;
+    Ok(Batch {
+        features: stack(&samples, frames, |s| &s.features, config.n_features())?,
+        target: stack(&samples, frames, |s| &s.target, nb)?,
+        weight: stack(&samples, frames, |s| &s.weight, nb)?,
+        vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
+    })
+}
+
+/// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
+/// band weights, plus a small voice-activity cross-entropy.
+pub fn loss(net: &LullNet, b: &Batch) -> Result<Tensor> {
+    let out = net.forward(&b.features)?;
+    let d = ((out.gains + 1e-6)?.sqrt()? - b.target.sqrt()?)?;
+    let d2 = d.sqr()?;
+    // A fourth-power term punishes large errors more (also from RNNoise).
+    let per_band = (&d2 + (d2.sqr()? * 10.0)?)?;
+    let gain_loss = ((per_band * &b.weight)?.sum_all()? / (b.weight.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
+    let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
+    let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
+    Ok((gain_loss + (bce * 0.05)?)?)
+}
+
+/// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by
+/// worker `i % workers`; batches are received in order, so a run is reproducible whatever the
+/// thread timing.
+struct Loader {
+    rx: Vec<Receiver<Result<Batch>>>,
+    next: usize,
+}
+
+impl Loader {
+    fn start(source: std::sync::Arc<dyn ExampleSource>, config: &ModelConfig, opts: &TrainOptions, first_step: usize) -> Self {
+        let workers = opts.workers.max(1);
+        let rx = (0..workers)
+            .map(|w| {
+                let (tx, rx) = bounded(2);
+                let (source, config, opts) = (source.clone(), config.clone(), opts.clone());
+                std::thread::spawn(move || {
+                    let mut i = first_step + w;
+                    while i < opts.steps {
+                        let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
+                        let b = make_batch(source.as_ref(), &config, &mut rng, opts.batch, opts.seq_frames);
+                        if tx.send(b).is_err() {
+                            return;
+                        }
+                        i += workers;
+                    }
+                });
+                rx
+            })
+            .collect();
+        Self { rx, next: first_step }
+    }
+
+    fn next(&mut self) -> Result<Batch> {
+        let w = self.next % self.rx.len();
+        self.next += 1;
+        self.rx[w].recv().context("data loader thread stopped")?
+    }
+}
+
+fn lr_at(opts: &TrainOptions, step: usize) -> f64 {
+    // Linear warm-up over 2 % of the run, then cosine decay to 5 % of the peak.
+    let warm = (opts.steps / 50).max(1);
+    if step < warm {
+        return opts.lr * (step + 1) as f64 / warm as f64;
+    }
+    let t = (step - warm) as f64 / (opts.steps - warm).max(1) as f64;
+    opts.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+}
+
+pub fn save_checkpoint(dir: &Path, varmap: &VarMap, state: &RunState) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Write-then-rename so a run cut off mid-save keeps its previous checkpoint.
+    let tmp = dir.join("checkpoint.tmp.safetensors");
+    varmap.save(&tmp)?;
+    std::fs::rename(&tmp, dir.join(CHECKPOINT))?;
+    std::fs::write(dir.join(STATE), serde_json::to_string_pretty(state)?)?;
+    Ok(())
+}
+
+pub fn load_state(dir: &Path) -> Result<RunState> {
+    let p = dir.join(STATE);
+    let s = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    serde_json::from_str(&s).with_context(|| format!("{} is not a valid run state", p.display()))
+}
+
+/// Builds the network and loads a run's checkpoint into it.
+pub fn load_checkpoint(dir: &Path) -> Result<(RunState, VarMap, LullNet)> {
+    let state = load_state(dir)?;
+    let mut varmap = VarMap::new();
+    let net = net::build(&state.config, &varmap, &Device::Cpu)?;
+    let ck = dir.join(CHECKPOINT);
+    varmap.load(&ck).with_context(|| format!("cannot load checkpoint {}", ck.display()))?;
+    Ok((state, varmap, net))
+}
+
+pub struct TrainRequest {
+    pub config: ModelConfig,
+    pub options: TrainOptions,
+    pub run_dir: PathBuf,
+    pub resume: bool,
+    pub corpus_name: String,
+    pub source: std::sync::Arc<dyn ExampleSource>,
+    pub val_source: std::sync::Arc<dyn ExampleSource>,
+    pub command: String,
+}
+
+/// Trains; returns the final run state. Checkpoints go to `run_dir`.
+pub fn train(req: TrainRequest) -> Result<RunState> {
+    let TrainRequest { config, options, run_dir, resume, corpus_name, source, val_source, command } = req;
+    let (mut state, varmap, net) = if resume {
+        let (state, varmap, net) = load_checkpoint(&run_dir)
+            .with_context(|| format!("--resume: no usable checkpoint in {}", run_dir.display()))?;
+        anyhow::ensure!(state.config == config, "--resume: the checkpoint's model configuration differs from the requested one");
+        (state, varmap, net)
+    } else {
+        let varmap = VarMap::new();
+        let net = net::build(&config, &varmap, &Device::Cpu)?;
+        let state = RunState {
+            config: config.clone(),
+            options: options.clone(),
+            corpus: corpus_name.clone(),
+            step: 0,
+            elapsed_s: 0.0,
+            train_loss: vec![],
+            val_loss: vec![],
+            frames_per_s: 0.0,
+            command,
+        };
+        (state, varmap, net)
+    };
+    state.options = options.clone();
+    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: lr_at(&options, state.step), weight_decay: 1e-4, ..Default::default() })?;
+
+    // A fixed validation set, drawn once from its own seed.
+    let mut vrng = StdRng::seed_from_u64(options.seed ^ 0x5eed_0f_7a11d);
+    let val: Vec<Batch> = (0..options.val_batches)
+        .map(|_| make_batch(val_source.as_ref(), &config, &mut vrng, options.batch, options.seq_frames))
+        .collect::<Result<_>>()?;
+    let validate = |net: &LullNet| -> Result<f32> {
+        let mut total = 0.0;
+        for b in &val {
+            total += loss(net, b)?.to_scalar::<f32>()?;
+        }
+        Ok(total / val.len().max(1) as f32)
+    };
+
+    println!(
+        "training {} parameters on the {} corpus: {} steps × {} sequences × {} hops, run dir {}",
+        config.parameter_count(),
+        corpus_name,
+        options.steps,
+        options.batch,
+        options.seq_frames,
+        run_dir.display()
+    );
+    let pb = ProgressBar::new(options.steps as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_position(state.step as u64);
+    let mut loader = Loader::start(source, &config, &options, state.step);
+    let started = Instant::now();
+    let elapsed_before = state.elapsed_s;
+    let mut ema: Option<f32> = None;
+    let mut frames_done = 0usize;
+    let mut last_val = state.val_loss.last().map(|v| v.1);
+    while state.step < options.steps {
+        let batch = loader.next()?;
+        opt.set_learning_rate(lr_at(&options, state.step));
+        let l = loss(&net, &batch)?;
+        opt.backward_step(&l)?;
+        let lv = l.to_scalar::<f32>()?;
+        anyhow::ensure!(lv.is_finite(), "loss became {lv} at step {}; lower --lr", state.step);
+        ema = Some(ema.map_or(lv, |e| 0.98 * e + 0.02 * lv));
+        state.step += 1;
+        frames_done += options.batch * options.seq_frames;
+        let secs = started.elapsed().as_secs_f64();
+        state.frames_per_s = frames_done as f64 / secs.max(1e-9);
+        state.elapsed_s = elapsed_before + secs;
+        if state.step % 10 == 0 || state.step == options.steps {
+            state.train_loss.push((state.step, ema.unwrap_or(lv)));
+        }
+        let validated = state.step % options.val_every == 0 || state.step == options.steps;
+        if validated {
+            let v = validate(&net)?;
+            state.val_loss.push((state.step, v));
+            last_val = Some(v);
+        }
+        pb.set_message(format!(
+            "loss {:.4} val {} {:.0} frames/s",
+            ema.unwrap_or(lv),
+            last_val.map_or("-".into(), |v| format!("{v:.4}")),
+            state.frames_per_s
+        ));
+        if validated && pb.is_hidden() {
+            // No terminal (a log file): one line per validation instead of a bar.
+            println!("step {}/{} {}", state.step, options.steps, pb.message());
+        }
+        pb.set_position(state.step as u64);
+        if state.step % options.checkpoint_every == 0 || state.step == options.steps {
+            save_checkpoint(&run_dir, &varmap, &state)?;
+        }
+    }
+    pb.finish();
+    println!(
+        "done: step {}, train loss {:.4}, validation loss {}, {:.0} frames/s, {:.1} min",
+        state.step,
+        ema.unwrap_or(f32::NAN),
+        last_val.map_or("-".into(), |v| format!("{v:.4}")),
+        state.frames_per_s,
+        state.elapsed_s / 60.0
+    );
+    Ok(state)
+}

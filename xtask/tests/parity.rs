@@ -1,0 +1,50 @@
+//! The candle network (training) and the plugin's hand-written inference are the same function:
+//! random weights, random inputs, 500 hops, max abs difference ≤ 1e-5.
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use lull::model::{serialize, Model, ModelConfig};
+use rand::{Rng, SeedableRng};
+use xtask::net;
+
+fn parity(config: &ModelConfig) {
+    let varmap = VarMap::new();
+    let candle_net = net::build(config, &varmap, &Device::Cpu).unwrap();
+    // Through the real export path: the file the plugin would load.
+    let bytes = serialize(config, &net::export_tensors(config, &varmap).unwrap()).unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+
+    let hops = 500;
+    let f = config.n_features();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let input: Vec<f32> = (0..hops * f).map(|_| rng.gen_range(-2.0..2.0)).collect();
+    let out = candle_net.forward(&Tensor::from_vec(input.clone(), (1, hops, f), &Device::Cpu).unwrap()).unwrap();
+    let gains = out.gains.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+    let vad = out.vad.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+
+    let mut state = model.new_state();
+    let mut g = vec![0.0; config.n_bands];
+    let mut worst = 0.0f32;
+    for t in 0..hops {
+        let v = model.step(&mut state, &input[t * f..(t + 1) * f], &mut g);
+        worst = worst.max((v - vad[t]).abs());
+        for b in 0..config.n_bands {
+            worst = worst.max((g[b] - gains[t][b]).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "{config:?}: max abs difference {worst}");
+    // The outputs must actually vary, or the comparison proves nothing.
+    let spread = gains.iter().flatten().fold((1.0f32, 0.0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    assert!(spread.1 - spread.0 > 0.05, "outputs barely vary: {spread:?}");
+}
+
+#[test]
+fn candle_and_plugin_inference_agree_on_the_shipped_shape() {
+    parity(&ModelConfig::default());
+}
+
+#[test]
+fn candle_and_plugin_inference_agree_on_other_shapes() {
+    parity(&ModelConfig { hidden: 24, layers: 1, n_bands: 16, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 40, layers: 3, ..ModelConfig::default() });
+}

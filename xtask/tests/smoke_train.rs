@@ -1,0 +1,51 @@
+//! A few training steps on the synthetic corpus lower the validation loss, checkpoint, resume,
+//! and export a file the plugin loads.
+
+use std::sync::Arc;
+
+use lull::model::{Model, ModelConfig};
+use xtask::synth::SyntheticSource;
+use xtask::train::{self, TrainOptions, TrainRequest};
+
+#[test]
+fn smoke_train_lowers_loss_resumes_and_exports() {
+    let dir = std::env::temp_dir().join(format!("lull-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 32, layers: 1, ..ModelConfig::default() };
+    let options = |steps| TrainOptions {
+        steps,
+        batch: 4,
+        seq_frames: 60,
+        lr: 5e-3,
+        seed: 3,
+        val_every: 10,
+        val_batches: 2,
+        checkpoint_every: 10,
+        workers: 1,
+    };
+    let request = |steps, resume| TrainRequest {
+        config: config.clone(),
+        options: options(steps),
+        run_dir: dir.clone(),
+        resume,
+        corpus_name: "synthetic".into(),
+        source: Arc::new(SyntheticSource),
+        val_source: Arc::new(SyntheticSource),
+        command: "test".into(),
+    };
+    let first = train::train(request(20, false)).unwrap();
+    assert_eq!(first.step, 20);
+    let resumed = train::train(request(40, true)).unwrap();
+    assert_eq!(resumed.step, 40);
+    let v = &resumed.val_loss;
+    let (start, end) = (v.first().unwrap().1, v.last().unwrap().1);
+    assert!(end < 0.9 * start, "validation loss did not fall: {v:?}");
+
+    let weights = dir.join("weights");
+    xtask::export::export(&dir, &weights).unwrap();
+    let model = Model::from_bytes(&std::fs::read(weights.join("lull.safetensors")).unwrap()).unwrap();
+    assert_eq!(model.config(), &config);
+    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    assert!(card.contains(&config.parameter_count().to_string()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
