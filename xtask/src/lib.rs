@@ -2,8 +2,12 @@
 //! to the engine. `main.rs` is the command line; the pieces live here so tests can use them.
 
 pub mod augment;
+pub mod corpus;
+pub mod data;
+pub mod eval;
 pub mod export;
 pub mod featurize;
+pub mod metrics;
 pub mod net;
 pub mod synth;
 pub mod train;

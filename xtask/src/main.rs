@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use lull::model::ModelConfig;
 
+use xtask::corpus::CorpusSource;
+use xtask::data::manifest::Split;
 use xtask::train::{TrainOptions, TrainRequest};
 use xtask::{export, synth, train, wav};
 
@@ -19,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build the training corpus from pinned Debian packages into target/corpus (manifest.json).
+    Data(xtask::data::DataArgs),
     /// Build the CLAP and VST3 bundles into target/bundled (nice-plug's bundler; e.g.
     /// `cargo xtask bundle lull --release`).
     Bundle {
@@ -27,34 +31,42 @@ enum Command {
     },
     /// Train the gain network with candle on the CPU.
     Train {
-        /// Training corpus. `synthetic`: generated tones and chirps in white noise.
-        #[arg(long, default_value = "synthetic")]
+        /// Training corpus: `data` (the real corpus built by `cargo xtask data`) or `synthetic`
+        /// (generated chirps in white noise; needs no download).
+        #[arg(long, default_value = "data")]
         corpus: String,
+        /// Corpus directory written by `cargo xtask data`.
+        #[arg(long, default_value = "target/corpus")]
+        data_dir: PathBuf,
         /// Run directory for checkpoints and state.json.
         #[arg(long, default_value = "target/runs/default")]
         run_dir: PathBuf,
         /// Continue the run in --run-dir from its last checkpoint.
         #[arg(long)]
         resume: bool,
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 2600)]
         steps: usize,
         /// Sequences per batch.
         #[arg(long, default_value_t = 16)]
         batch: usize,
         /// Hops (10 ms) per sequence.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 300)]
         seq_frames: usize,
         #[arg(long, default_value_t = 2e-3)]
         lr: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 100)]
         val_every: usize,
         #[arg(long, default_value_t = 4)]
         val_batches: usize,
         #[arg(long, default_value_t = 50)]
         checkpoint_every: usize,
-        /// Data-loader threads.
+        /// Stop after this many minutes, with the learning-rate schedule compressed to fit
+        /// (0 = no limit; the run ends after --steps). The shipped model trains within 55.
+        #[arg(long, default_value_t = 55.0)]
+        time_budget_min: f64,
+        /// Data-loader threads (mixing, resampling and features run beside candle).
         #[arg(long, default_value_t = 1)]
         workers: usize,
         /// LSTM units per layer.
@@ -69,6 +81,33 @@ enum Command {
         run_dir: PathBuf,
         #[arg(long, default_value = "weights")]
         out_dir: PathBuf,
+    },
+    /// Evaluate Lull against the noisy input and nnnoiseless (RNNoise) on the test split:
+    /// PESQ-WB, STOI, SI-SDR per SNR bucket and sample rate. Prints markdown, writes JSON.
+    Eval {
+        #[arg(long, default_value = "target/corpus")]
+        data_dir: PathBuf,
+        /// Weights file (default: the embedded model).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Mixtures per SNR bucket.
+        #[arg(long, default_value_t = 12)]
+        per_bucket: usize,
+        /// Seconds per mixture.
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f32,
+        /// Sample rates to evaluate at, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "48000,44100,22050")]
+        rates: Vec<u32>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
+        reduction: f32,
+        #[arg(long, default_value = "target/eval.json")]
+        json: PathBuf,
+        /// Also write the table into this model card's evaluation section.
+        #[arg(long)]
+        model_card: Option<PathBuf>,
     },
     /// Denoise a WAV file through the same engine the plugin runs.
     Denoise {
@@ -93,8 +132,8 @@ fn main() -> Result<()> {
             nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args))
         }
         Command::Train {
-            corpus, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
-            checkpoint_every, workers, hidden, layers,
+            corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
+            checkpoint_every, workers, time_budget_min, hidden, layers,
         } => {
             let config = ModelConfig { hidden, layers, ..ModelConfig::default() };
             config.validate()?;
@@ -102,12 +141,17 @@ fn main() -> Result<()> {
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
-                other => anyhow::bail!("unknown corpus `{other}` (available: synthetic)"),
+                "data" => (
+                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?),
+                    Arc::new(CorpusSource::open(&data_dir, Split::Val)?),
+                ),
+                other => anyhow::bail!("unknown corpus `{other}` (available: data, synthetic)"),
             };
             let options = TrainOptions {
                 steps, batch, seq_frames, lr, seed,
                 val_every: val_every.max(1), val_batches: val_batches.max(1),
                 checkpoint_every: checkpoint_every.max(1), workers,
+                time_budget_min: time_budget_min.max(0.0),
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;
@@ -119,19 +163,45 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, reduction, json, model_card } => {
+            anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
+            anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
+            let model = load_model(weights.as_deref())?;
+            let started = std::time::Instant::now();
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction })?;
+            let table = xtask::eval::markdown(&report);
+            println!("{table}");
+            if let Some(dir) = json.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&json, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", json.display()))?;
+            println!("wrote {} in {:.1} min", json.display(), started.elapsed().as_secs_f64() / 60.0);
+            if let Some(card) = model_card {
+                let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+                xtask::eval::update_model_card(&card, &table, &command)?;
+                println!("updated {}", card.display());
+            }
+            Ok(())
+        }
+        Command::Data(args) => xtask::data::run(&args),
     }
+}
+
+/// A weights file, or the embedded model.
+fn load_model(weights: Option<&std::path::Path>) -> Result<Arc<lull::model::Model>> {
+    Ok(match weights {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read weights {}", p.display()))?;
+            Arc::new(lull::model::Model::from_bytes(&bytes).with_context(|| format!("weights {} refused", p.display()))?)
+        }
+        None => lull::model::default_model()?,
+    })
 }
 
 fn denoise(input: &std::path::Path, output: &std::path::Path, reduction: f32, weights: Option<PathBuf>, block: usize) -> Result<()> {
     anyhow::ensure!(reduction.is_finite() && (0.0..=100.0).contains(&reduction), "--reduction must be 0..=100 dB, got {reduction}");
     anyhow::ensure!(block > 0, "--block must be positive");
-    let model = match weights {
-        Some(p) => {
-            let bytes = std::fs::read(&p).with_context(|| format!("cannot read weights {}", p.display()))?;
-            Arc::new(lull::model::Model::from_bytes(&bytes).with_context(|| format!("weights {} refused", p.display()))?)
-        }
-        None => lull::model::default_model()?,
-    };
+    let model = load_model(weights.as_deref())?;
     let (mut chans, rate) = wav::read(input)?;
     let mut d = lull::engine::Denoiser::new(model, rate as f32, chans.len())?;
     d.set_reduction_db(reduction);

@@ -45,6 +45,11 @@ pub struct TrainOptions {
     pub val_batches: usize,
     pub checkpoint_every: usize,
     pub workers: usize,
+    /// Wall-clock budget in minutes (0 = none). With a budget, the learning-rate schedule
+    /// follows whichever of steps and time runs out first, and training stops there; the run is
+    /// then only as reproducible as the machine's speed.
+    #[serde(default)]
+    pub time_budget_min: f64,
 }
 
 /// What a run directory's `state.json` records.
@@ -151,13 +156,23 @@ impl Loader {
     }
 }
 
-fn lr_at(opts: &TrainOptions, step: usize) -> f64 {
-    // Linear warm-up over 2 % of the run, then cosine decay to 5 % of the peak.
-    let warm = (opts.steps / 50).max(1);
-    if step < warm {
-        return opts.lr * (step + 1) as f64 / warm as f64;
+/// Fraction of the run done, by steps or, with a time budget, by time if that is further.
+fn progress(opts: &TrainOptions, step: usize, elapsed_s: f64) -> f64 {
+    let by_steps = step as f64 / opts.steps.max(1) as f64;
+    if opts.time_budget_min > 0.0 {
+        by_steps.max(elapsed_s / (60.0 * opts.time_budget_min))
+    } else {
+        by_steps
     }
-    let t = (step - warm) as f64 / (opts.steps - warm).max(1) as f64;
+}
+
+/// Linear warm-up over the first 2 % of the run, then cosine decay to 5 % of the peak.
+fn lr_at(opts: &TrainOptions, progress: f64) -> f64 {
+    const WARM: f64 = 0.02;
+    if progress < WARM {
+        return opts.lr * (progress / WARM).max(0.01);
+    }
+    let t = ((progress - WARM) / (1.0 - WARM)).min(1.0);
     opts.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
@@ -223,7 +238,10 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         (state, varmap, net)
     };
     state.options = options.clone();
-    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW { lr: lr_at(&options, state.step), weight_decay: 1e-4, ..Default::default() })?;
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW { lr: lr_at(&options, progress(&options, state.step, state.elapsed_s)), weight_decay: 1e-4, ..Default::default() },
+    )?;
 
     // A fixed validation set, drawn once from its own seed.
     let mut vrng = StdRng::seed_from_u64(options.seed ^ 0x5eed_0f_7a11d);
@@ -260,9 +278,9 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     let mut ema: Option<f32> = None;
     let mut frames_done = 0usize;
     let mut last_val = state.val_loss.last().map(|v| v.1);
-    while state.step < options.steps {
+    while progress(&options, state.step, state.elapsed_s) < 1.0 {
         let batch = loader.next()?;
-        opt.set_learning_rate(lr_at(&options, state.step));
+        opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
         let l = loss(&net, &batch)?;
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;
@@ -273,10 +291,11 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         let secs = started.elapsed().as_secs_f64();
         state.frames_per_s = frames_done as f64 / secs.max(1e-9);
         state.elapsed_s = elapsed_before + secs;
-        if state.step % 10 == 0 || state.step == options.steps {
+        let last = progress(&options, state.step, state.elapsed_s) >= 1.0;
+        if state.step % 10 == 0 || last {
             state.train_loss.push((state.step, ema.unwrap_or(lv)));
         }
-        let validated = state.step % options.val_every == 0 || state.step == options.steps;
+        let validated = state.step % options.val_every == 0 || last;
         if validated {
             let v = validate(&net)?;
             state.val_loss.push((state.step, v));
@@ -293,7 +312,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
             println!("step {}/{} {}", state.step, options.steps, pb.message());
         }
         pb.set_position(state.step as u64);
-        if state.step % options.checkpoint_every == 0 || state.step == options.steps {
+        if state.step % options.checkpoint_every == 0 || last {
             save_checkpoint(&run_dir, &varmap, &state)?;
         }
     }

@@ -22,6 +22,7 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
         val_batches: 2,
         checkpoint_every: 10,
         workers: 1,
+        time_budget_min: 0.0,
     };
     let request = |steps, resume| TrainRequest {
         config: config.clone(),

@@ -1,0 +1,240 @@
+//! The real corpus as a training source: speech and noise clips from `cargo xtask data`, mixed
+//! on the fly at a random host rate, SNR, level and EQ, with generated noise classes beside the
+//! recorded ones (white Gaussian, pink, brown, mains hum, fan, babble).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use lull::dsp::stft::StftSize;
+use lull::model::ModelConfig;
+use rand::distributions::WeightedIndex;
+use rand::rngs::StdRng;
+use rand::Rng;
+use rand_distr::Distribution;
+
+use crate::augment;
+use crate::data::manifest::{read_clip, Kind, Manifest, Split};
+use crate::metrics::resample;
+use crate::synth::scale_to_snr;
+use crate::train::{Example, ExampleSource};
+
+/// Host rates the model is trained at, with their share of examples. 48 and 44.1 kHz dominate
+/// real use; 22.05 and 16 kHz teach the model what an empty top of the spectrum means.
+const RATES: [(u32, f64); 4] = [(48_000, 0.40), (44_100, 0.25), (22_050, 0.20), (16_000, 0.15)];
+/// Full-band voices are rare (DATA.md); draw them this many times more often per second.
+const FULL_BAND_BOOST: f64 = 3.0;
+const FULL_BAND_HZ: u32 = 12_000;
+
+struct Clip {
+    samples: Arc<[f32]>,
+    rate: u32,
+    bandwidth_hz: f32,
+    /// Active level in dB re full scale, from the manifest.
+    level_db: f32,
+}
+
+pub struct CorpusSource {
+    speech: Vec<Clip>,
+    speech_pick: WeightedIndex<f64>,
+    noise: Vec<Clip>,
+    rate_pick: WeightedIndex<f64>,
+}
+
+fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
+    let clips: Vec<_> = manifest.clips(kind, split).collect();
+    anyhow::ensure!(!clips.is_empty(), "the corpus has no {kind} clips in the {split} split");
+    let pb = ProgressBar::new(clips.len() as u64);
+    pb.set_style(ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len}").expect("valid template"));
+    pb.set_message(format!("{split} {kind}"));
+    let out = clips
+        .iter()
+        .map(|c| {
+            pb.inc(1);
+            let (samples, rate) = read_clip(&c.abs_path).with_context(|| format!("corpus clip {}", c.path))?;
+            Ok(Clip {
+                samples: samples.into(),
+                rate,
+                bandwidth_hz: c.bandwidth_hz as f32,
+                level_db: c.active_level_dbfs as f32,
+            })
+        })
+        .collect::<Result<Vec<_>>>();
+    pb.finish_and_clear();
+    out
+}
+
+impl CorpusSource {
+    /// Loads one split of the corpus in `data_dir` into memory.
+    pub fn open(data_dir: &Path, split: Split) -> Result<Self> {
+        let manifest = Manifest::load(data_dir)?;
+        let speech = load(&manifest, Kind::Speech, split)?;
+        let noise = load(&manifest, Kind::Noise, split)?;
+        let weights: Vec<f64> = speech
+            .iter()
+            .map(|c| {
+                let secs = c.samples.len() as f64 / c.rate as f64;
+                if c.bandwidth_hz as u32 >= FULL_BAND_HZ { secs * FULL_BAND_BOOST } else { secs }
+            })
+            .collect();
+        Ok(Self {
+            speech_pick: WeightedIndex::new(&weights).context("speech clip weights")?,
+            speech,
+            noise,
+            rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
+        })
+    }
+
+    /// Speech clips in this split (for reporting).
+    pub fn speech_seconds(&self) -> f64 {
+        self.speech.iter().map(|c| c.samples.len() as f64 / c.rate as f64).sum()
+    }
+
+    fn clip_at(clip: &Clip, rate: u32) -> Vec<f32> {
+        if clip.rate == rate { clip.samples.to_vec() } else { resample(&clip.samples, clip.rate, rate) }
+    }
+
+    /// Utterances with pauses, at a common active level of `level_db`, filling `len` samples.
+    /// Returns the signal and the lowest bandwidth among the utterances used.
+    fn speech_track(&self, rng: &mut StdRng, rate: u32, len: usize, level_db: f32) -> (Vec<f32>, f32) {
+        let mut out = vec![0.0f32; len];
+        let mut bandwidth = rate as f32 / 2.0;
+        let mut pos = (rng.gen_range(0.0..0.5) * rate as f32) as usize;
+        while pos < len {
+            let clip = &self.speech[self.speech_pick.sample(rng)];
+            let x = Self::clip_at(clip, rate);
+            let g = 10f32.powf((level_db - clip.level_db) / 20.0);
+            let n = x.len().min(len - pos);
+            for (o, v) in out[pos..pos + n].iter_mut().zip(&x) {
+                *o += g * v;
+            }
+            bandwidth = bandwidth.min(clip.bandwidth_hz);
+            pos += n + (rng.gen_range(0.1..0.8) * rate as f32) as usize;
+        }
+        (out, bandwidth)
+    }
+
+    /// A recorded noise clip from a random offset, looped to `len`.
+    fn recorded_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
+        let clip = &self.noise[rng.gen_range(0..self.noise.len())];
+        // Resample only the stretch needed (plus margin), not the whole clip.
+        let need = (len as f64 * clip.rate as f64 / rate as f64) as usize + 64;
+        let start = rng.gen_range(0..clip.samples.len());
+        let stretch: Vec<f32> = clip.samples.iter().cycle().skip(start).take(need).copied().collect();
+        let mut x = if clip.rate == rate { stretch } else { resample(&stretch, clip.rate, rate) };
+        x.resize(len, 0.0);
+        x
+    }
+
+    fn babble(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; len];
+        for _ in 0..rng.gen_range(5..=10) {
+            let level = rng.gen_range(-35.0..-25.0);
+            let (x, _) = self.speech_track(rng, rate, len, level);
+            out.iter_mut().zip(&x).for_each(|(o, v)| *o += v);
+        }
+        out
+    }
+
+    fn noise_of_kind(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
+        let r = rate as f32;
+        match rng.gen_range(0..100) {
+            0..=39 => self.recorded_noise(rng, rate, len),
+            40..=51 => augment::white(rng, len),
+            52..=61 => augment::pink(rng, len),
+            62..=66 => augment::brown(rng, len),
+            67..=74 => augment::hum(rng, r, len),
+            75..=86 => augment::fan(rng, r, len),
+            _ => self.babble(rng, rate, len),
+        }
+    }
+}
+
+fn power(x: &[f32]) -> f32 {
+    x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32
+}
+
+/// What to mix in as noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseChoice {
+    /// A random class (recorded, white, pink, brown, hum, fan, babble), sometimes two summed.
+    Any,
+    /// White Gaussian noise only: the original experiment's case.
+    White,
+}
+
+impl CorpusSource {
+    /// A mixture at `rate`, `len` samples long, speech at `level_db` active level, noise at
+    /// `snr_db` below it. `full_band_only` restricts speech to voices with ≥ 12 kHz bandwidth.
+    pub fn mix(&self, rng: &mut StdRng, rate: u32, len: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> Example {
+        let (mut clean, bandwidth) = self.speech_track(rng, rate, len, level_db);
+        if rng.gen_bool(0.5) {
+            augment::random_eq(rng, &mut clean, rate as f32, 6.0);
+        }
+        let noise = match noise {
+            NoiseChoice::White => augment::white(rng, len),
+            NoiseChoice::Any => self.random_noise(rng, rate, len),
+        };
+        finish_mix(clean, noise, bandwidth, rate, snr_db, level_db)
+    }
+
+    fn random_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
+        let mut noise = self.noise_of_kind(rng, rate, len);
+        if rng.gen_bool(0.25) {
+            let extra = self.noise_of_kind(rng, rate, len);
+            let g = (power(&noise) / power(&extra).max(1e-20)).sqrt() * rng.gen_range(0.2..1.0);
+            noise.iter_mut().zip(&extra).for_each(|(n, e)| *n += g * e);
+        }
+        if rng.gen_bool(0.5) {
+            augment::random_eq(rng, &mut noise, rate as f32, 6.0);
+        }
+        noise
+    }
+
+    /// The same source restricted to full-band voices (for the high-band check).
+    pub fn full_band_only(mut self) -> Result<Self> {
+        let keep: Vec<f64> = self
+            .speech
+            .iter()
+            .map(|c| if c.bandwidth_hz as u32 >= FULL_BAND_HZ { c.samples.len() as f64 } else { 0.0 })
+            .collect();
+        anyhow::ensure!(keep.iter().any(|&w| w > 0.0), "no full-band (≥ {FULL_BAND_HZ} Hz) voices in this split");
+        self.speech_pick = WeightedIndex::new(&keep)?;
+        Ok(self)
+    }
+}
+
+/// Scales `noise` to `snr_db` below the speech (or to `level_db − snr_db` if there is no
+/// speech) and keeps the mixture below full scale.
+fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, bandwidth: f32, rate: u32, snr_db: f32, level_db: f32) -> Example {
+    if clean.iter().any(|&v| v != 0.0) {
+        scale_to_snr(&clean, &mut noise, snr_db, rate as f32);
+    } else {
+        let target = 10f32.powf((level_db - snr_db) / 10.0);
+        let g = (target / power(&noise).max(1e-20)).sqrt();
+        noise.iter_mut().for_each(|v| *v *= g);
+    }
+    let peak = clean.iter().zip(&noise).map(|(c, n)| (c + n).abs()).fold(0.0f32, f32::max);
+    if peak > 0.99 {
+        let g = 0.99 / peak;
+        clean.iter_mut().for_each(|v| *v *= g);
+        noise.iter_mut().for_each(|v| *v *= g);
+    }
+    Example { rate: rate as f32, clean, noise, bandwidth_hz: bandwidth }
+}
+
+impl ExampleSource for CorpusSource {
+    fn example(&self, rng: &mut StdRng, config: &ModelConfig, frames: usize) -> Example {
+        let rate = RATES[self.rate_pick.sample(rng)].0;
+        let len = frames * StftSize::for_rate(rate as f32, config.hop_ms).hop;
+        let level_db = rng.gen_range(-42.0..-12.0);
+        let snr = rng.gen_range(-5.0..20.0);
+        // A few examples are noise only: the model must also learn to leave nothing behind.
+        if rng.gen_bool(0.05) {
+            let noise = self.random_noise(rng, rate, len);
+            return finish_mix(vec![0.0; len], noise, rate as f32 / 2.0, rate, snr, level_db);
+        }
+        self.mix(rng, rate, len, snr, level_db, NoiseChoice::Any)
+    }
+}

@@ -1,0 +1,48 @@
+//! The Debian packages the corpus is built from, pinned to Debian 12's versions
+//! (the project's data notes, DATA.md), each with the rule that picks its speech or noise files.
+//! Nothing outside this table is used: other sources are reserved.
+
+use super::select::{NoiseNaming, Rule};
+
+pub struct Package {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub rule: Rule,
+}
+
+const fn pkg(name: &'static str, version: &'static str, rule: Rule) -> Package {
+    Package { name, version, rule }
+}
+
+const fn noise(under: &'static [&'static str], naming: NoiseNaming) -> Rule {
+    Rule::Noise { under, naming }
+}
+
+pub const PACKAGES: &[Package] = &[
+    // Speech.
+    pkg("fillets-ng-data-cs", "1.0.1-1.1", Rule::Fillets),
+    pkg("fillets-ng-data-nl", "1.0.1-1.1", Rule::Fillets),
+    pkg("festvox-ru", "0.5+dfsg-6", Rule::Festvox { language: "ru" }),
+    pkg("asterisk-core-sounds-en-g722", "1.6.1-1", Rule::Asterisk),
+    pkg("asterisk-core-sounds-es-g722", "1.6.1-1", Rule::Asterisk),
+    pkg("asterisk-core-sounds-it-g722", "1.6.1-1", Rule::Asterisk),
+    // Speech (`*_desc_<lang>`) and sound effects (everything else outside `symbols/`).
+    pkg("tuxpaint-stamps-default", "2022.06.04-1", Rule::Tuxpaint),
+    pkg("klettres-data", "4:22.12.3-1", Rule::Klettres),
+    pkg("ktuberling-data", "4:22.12.3-1", Rule::Ktuberling),
+    pkg("qabcs-data", "1.0.2-6", Rule::Qabcs),
+    pkg("kajongg", "4:22.12.3-1", Rule::Kajongg),
+    pkg("gcin-voice", "0~20170223-3", Rule::Gcin),
+    // Noise. DATA.md names these without versions; pinned to what Debian 12 ships.
+    pkg("sonic-pi-samples", "3.2.2~repack-8", noise(&["share", "sonic-pi"], NoiseNaming::StripIndex)),
+    // Files are numbered `sound000.wav`…, so the number is the name: one family per file.
+    pkg("colobot-common-sounds", "0.2.0-2", noise(&["games", "colobot"], NoiseNaming::PerFile)),
+    pkg("lincity-ng-data", "2.9~git20150314-5", noise(&["games", "lincity-ng"], NoiseNaming::StripIndex)),
+    pkg("searchandrescue-data", "1.3.0-1.1", noise(&["games", "searchandrescue"], NoiseNaming::StripIndex)),
+    pkg("minetest-data", "5.6.1+dfsg+~1.9.0mt8+dfsg-2", noise(&["games", "minetest"], NoiseNaming::StripIndex)),
+    pkg("lmms-common", "1.2.2+dfsg1-6", noise(&["lmms", "samples"], NoiseNaming::StripIndex)),
+];
+
+pub fn find(name: &str) -> Option<&'static Package> {
+    PACKAGES.iter().find(|p| p.name == name)
+}
