@@ -44,5 +44,13 @@ fn model_card(s: &RunState) -> String {
     if let (Some(t), Some(v)) = (s.train_loss.last(), s.val_loss.last()) {
         let _ = writeln!(m, "- Final loss: train {:.4}, validation {:.4}", t.1, v.1);
     }
+    if s.corpus == "data" {
+        let _ = writeln!(m);
+        m.push_str(DATA_SECTION);
+    }
     m
 }
+
+/// Where the real corpus comes from and under which licences (from each package's Debian
+/// copyright file).
+const DATA_SECTION: &str = include_str!("export/data_section.md");
