@@ -11,12 +11,7 @@ use xtask::train::ExampleSource;
 
 fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s * 32767.0).round() as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    xtask::wav::write(path, &[samples.to_vec()], rate).unwrap();
 }
 
 /// A tiny corpus: two "voices" (harmonic bursts with pauses) and one recorded-noise clip, all
