@@ -18,7 +18,7 @@ use crate::augment;
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
 use crate::metrics::resample;
 use crate::synth::scale_to_snr;
-use crate::train::{Example, ExampleSource};
+use crate::train::{Example, ExampleSource, Utterance};
 
 /// Host rates the model is trained at, with their share of examples. 48 and 44.1 kHz dominate
 /// real use; 22.05 and 16 kHz teach the model what an empty top of the spectrum means.
@@ -96,10 +96,10 @@ impl CorpusSource {
     }
 
     /// Utterances with pauses, at a common active level of `level_db`, filling `len` samples.
-    /// Returns the signal and the lowest bandwidth among the utterances used.
-    fn speech_track(&self, rng: &mut StdRng, rate: u32, len: usize, level_db: f32) -> (Vec<f32>, f32) {
+    /// Returns the signal and where each utterance lies, with its bandwidth.
+    fn speech_track(&self, rng: &mut StdRng, rate: u32, len: usize, level_db: f32) -> (Vec<f32>, Vec<Utterance>) {
         let mut out = vec![0.0f32; len];
-        let mut bandwidth = rate as f32 / 2.0;
+        let mut utterances = Vec::new();
         let mut pos = (rng.gen_range(0.0..0.5) * rate as f32) as usize;
         while pos < len {
             let clip = &self.speech[self.speech_pick.sample(rng)];
@@ -109,10 +109,10 @@ impl CorpusSource {
             for (o, v) in out[pos..pos + n].iter_mut().zip(&x) {
                 *o += g * v;
             }
-            bandwidth = bandwidth.min(clip.bandwidth_hz);
+            utterances.push(Utterance { start: pos, end: pos + n, bandwidth_hz: clip.bandwidth_hz.min(rate as f32 / 2.0) });
             pos += n + (rng.gen_range(0.1..0.8) * rate as f32) as usize;
         }
-        (out, bandwidth)
+        (out, utterances)
     }
 
     /// A recorded noise clip from a random offset, looped to `len`.
@@ -168,7 +168,7 @@ impl CorpusSource {
     /// A mixture at `rate`, `len` samples long, speech at `level_db` active level, noise at
     /// `snr_db` below it. `full_band_only` restricts speech to voices with ≥ 12 kHz bandwidth.
     pub fn mix(&self, rng: &mut StdRng, rate: u32, len: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> Example {
-        let (mut clean, bandwidth) = self.speech_track(rng, rate, len, level_db);
+        let (mut clean, utterances) = self.speech_track(rng, rate, len, level_db);
         if rng.gen_bool(0.5) {
             augment::random_eq(rng, &mut clean, rate as f32, 6.0);
         }
@@ -176,7 +176,7 @@ impl CorpusSource {
             NoiseChoice::White => augment::white(rng, len),
             NoiseChoice::Any => self.random_noise(rng, rate, len),
         };
-        finish_mix(clean, noise, bandwidth, rate, snr_db, level_db)
+        finish_mix(clean, noise, utterances, rate, snr_db, level_db)
     }
 
     fn random_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
@@ -207,7 +207,7 @@ impl CorpusSource {
 
 /// Scales `noise` to `snr_db` below the speech (or to `level_db − snr_db` if there is no
 /// speech) and keeps the mixture below full scale.
-fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, bandwidth: f32, rate: u32, snr_db: f32, level_db: f32) -> Example {
+fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, utterances: Vec<Utterance>, rate: u32, snr_db: f32, level_db: f32) -> Example {
     if clean.iter().any(|&v| v != 0.0) {
         scale_to_snr(&clean, &mut noise, snr_db, rate as f32);
     } else {
@@ -221,7 +221,7 @@ fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, bandwidth: f32, rate: u3
         clean.iter_mut().for_each(|v| *v *= g);
         noise.iter_mut().for_each(|v| *v *= g);
     }
-    Example { rate: rate as f32, clean, noise, bandwidth_hz: bandwidth }
+    Example { rate: rate as f32, clean, noise, utterances }
 }
 
 impl ExampleSource for CorpusSource {
@@ -233,7 +233,7 @@ impl ExampleSource for CorpusSource {
         // A few examples are noise only: the model must also learn to leave nothing behind.
         if rng.gen_bool(0.05) {
             let noise = self.random_noise(rng, rate, len);
-            return finish_mix(vec![0.0; len], noise, rate as f32 / 2.0, rate, snr, level_db);
+            return finish_mix(vec![0.0; len], noise, Vec::new(), rate, snr, level_db);
         }
         self.mix(rng, rate, len, snr, level_db, NoiseChoice::Any)
     }

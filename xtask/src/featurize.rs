@@ -8,6 +8,8 @@ use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
+use crate::train::Utterance;
+
 /// One training sequence, frame-major.
 #[derive(Debug, Clone)]
 pub struct Sample {
@@ -28,9 +30,18 @@ pub struct Sample {
 /// Speech frames are those within this many dB of the clip's loudest frame.
 const VAD_RANGE_DB: f32 = 30.0;
 
-/// Featurises `clean + noise` (same length, at `rate`). `speech_bandwidth_hz` is the highest
-/// frequency the clean recording really contains.
-pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], speech_bandwidth_hz: f32) -> Sample {
+/// The lowest bandwidth among the utterances overlapping samples `lo..hi`; Nyquist if none does.
+fn bandwidth_over(utterances: &[Utterance], lo: usize, hi: usize, nyquist: f32) -> f32 {
+    utterances
+        .iter()
+        .filter(|u| u.start < hi && u.end > lo)
+        .map(|u| u.bandwidth_hz)
+        .fold(nyquist, f32::min)
+}
+
+/// Featurises `clean + noise` (same length, at `rate`). `utterances` say where the clean track's
+/// recordings lie and the highest frequency each really contains.
+pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], utterances: &[Utterance]) -> Sample {
     assert_eq!(clean.len(), noise.len());
     let size = StftSize::for_rate(rate, config.hop_ms);
     let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz);
@@ -50,11 +61,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let mut feat = vec![0.0; config.n_features()];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
-    let speech_weight: Vec<f32> = centers
-        .0
-        .iter()
-        .map(|&c| if c <= speech_bandwidth_hz.min(nyquist) { 1.0 } else { 0.0 })
-        .collect();
+    let mut frame_bandwidth = Vec::with_capacity(frames);
     let pause_weight: Vec<f32> = centers.0.iter().map(|&c| if c <= nyquist { 1.0 } else { 0.0 }).collect();
 
     let mut s = Sample {
@@ -85,6 +92,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
             s.target.push(g);
         }
         clean_frame_energy.push(pc.iter().sum::<f32>());
+        // The analysis window of hop f spans the previous hop and this one.
+        frame_bandwidth.push(bandwidth_over(utterances, f.saturating_sub(1) * size.hop, (f + 1) * size.hop, nyquist));
     }
     let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
     let threshold = peak * 10f32.powf(-VAD_RANGE_DB / 10.0);
@@ -92,8 +101,12 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         .iter()
         .map(|&e| if e > threshold && e > 1e-9 { 1.0 } else { 0.0 })
         .collect();
-    for &v in &s.vad {
-        s.weight.extend_from_slice(if v > 0.5 { &speech_weight } else { &pause_weight });
+    for (&v, &bw) in s.vad.iter().zip(&frame_bandwidth) {
+        if v > 0.5 {
+            s.weight.extend(centers.0.iter().map(|&c| if c <= bw { 1.0 } else { 0.0 }));
+        } else {
+            s.weight.extend_from_slice(&pause_weight);
+        }
     }
     s
 }

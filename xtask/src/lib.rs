@@ -7,6 +7,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod featurize;
+pub mod lstm_op;
 pub mod metrics;
 pub mod net;
 pub mod synth;

@@ -44,7 +44,7 @@ enum Command {
         /// Continue the run in --run-dir from its last checkpoint.
         #[arg(long)]
         resume: bool,
-        #[arg(long, default_value_t = 2600)]
+        #[arg(long, default_value_t = 9000)]
         steps: usize,
         /// Sequences per batch.
         #[arg(long, default_value_t = 16)]
@@ -63,8 +63,8 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         checkpoint_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
-        /// (0 = no limit; the run ends after --steps). The shipped model trains within 55.
-        #[arg(long, default_value_t = 55.0)]
+        /// (0 = no limit; the run ends after --steps). The shipped model trains within 75.
+        #[arg(long, default_value_t = 75.0)]
         time_budget_min: f64,
         /// Data-loader threads (mixing, resampling and features run beside candle).
         #[arg(long, default_value_t = 1)]

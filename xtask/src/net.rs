@@ -6,6 +6,8 @@ use candle_core::{DType, Device, IndexOp, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder, VarMap};
 use lull::model::ModelConfig;
 
+use crate::lstm_op::lstm_sequence;
+
 struct Lstm {
     w_ih: Tensor,
     w_hh: Tensor,
@@ -28,12 +30,23 @@ impl Lstm {
         })
     }
 
-    /// (batch, time, input) → (batch, time, hidden), from a zero state.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        // The input projection for all time steps is one matmul; only h·W_hh is sequential.
+    /// The input projection for all time steps at once: only h·W_hh is sequential.
+    fn input_projection(&self, x: &Tensor) -> Result<Tensor> {
         let bias = (&self.b_ih + &self.b_hh)?;
-        let xw = x.broadcast_matmul(&self.w_ih.t()?)?.broadcast_add(&bias)?;
+        x.broadcast_matmul(&self.w_ih.t()?)?.broadcast_add(&bias)
+    }
+
+    /// (batch, time, input) → (batch, time, hidden), from a zero state, with the fused
+    /// recurrence (`lstm_op`).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        lstm_sequence(&self.input_projection(x)?, &self.w_hh)
+    }
+
+    /// The same as `forward`, written with candle's tensor ops hop by hop: the reference the
+    /// fused op is tested against (slow: a dozen graph nodes per hop).
+    fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let xw = self.input_projection(x)?;
         let w_hh_t = self.w_hh.t()?;
         let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
         let mut c = h.clone();
@@ -90,9 +103,18 @@ impl LullNet {
 
     /// features: (batch, time, n_features).
     pub fn forward(&self, features: &Tensor) -> Result<NetOutput> {
+        self.forward_with(features, Lstm::forward)
+    }
+
+    /// `forward` with the hop-by-hop reference LSTM instead of the fused op (for tests).
+    pub fn forward_reference(&self, features: &Tensor) -> Result<NetOutput> {
+        self.forward_with(features, Lstm::forward_reference)
+    }
+
+    fn forward_with(&self, features: &Tensor, lstm: fn(&Lstm, &Tensor) -> Result<Tensor>) -> Result<NetOutput> {
         let mut x = features.clone();
         for layer in &self.layers {
-            x = layer.forward(&x)?;
+            x = lstm(layer, &x)?;
         }
         let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
         let out = candle_nn::ops::sigmoid(&logits)?;

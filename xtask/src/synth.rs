@@ -109,6 +109,7 @@ impl crate::train::ExampleSource for SyntheticSource {
         let c = clean(rng, rate, len);
         let mut n = white_noise(rng, len);
         scale_to_snr(&c, &mut n, rng.gen_range(-5.0..20.0), rate);
-        crate::train::Example { rate, clean: c, noise: n, bandwidth_hz: rate / 2.0 }
+        let utterances = vec![crate::train::Utterance { start: 0, end: len, bandwidth_hz: rate / 2.0 }];
+        crate::train::Example { rate, clean: c, noise: n, utterances }
     }
 }

@@ -23,7 +23,17 @@ pub struct Example {
     pub clean: Vec<f32>,
     /// Already scaled to the example's SNR.
     pub noise: Vec<f32>,
-    /// Highest frequency the clean recording really contains.
+    /// Where each utterance in `clean` lies and how far up its recording really reaches.
+    pub utterances: Vec<Utterance>,
+}
+
+/// One recording placed in an example's clean track: samples `start..end`, real bandwidth.
+/// Kept per utterance because a track strings several recordings together, and one
+/// band-limited word must not mask the high band of the full-band words around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Utterance {
+    pub start: usize,
+    pub end: usize,
     pub bandwidth_hz: f32,
 }
 
@@ -89,7 +99,7 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
     let samples: Vec<Sample> = (0..batch)
         .map(|_| {
             let ex = source.example(rng, config, frames);
-            featurize(config, ex.rate, &ex.clean, &ex.noise, ex.bandwidth_hz)
+            featurize(config, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
         })
         .collect();
     let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);

@@ -84,14 +84,58 @@ fn training_examples_have_exact_lengths_and_carry_bandwidth() {
         let hop = StftSize::for_rate(ex.rate, config.hop_ms).hop;
         assert_eq!(ex.clean.len(), 50 * hop);
         assert_eq!(ex.noise.len(), 50 * hop);
-        assert!(ex.bandwidth_hz <= ex.rate / 2.0);
-        // Speech present: the bandwidth is that of a clip used (8 or 16 kHz), capped at Nyquist.
-        if ex.clean.iter().any(|&v| v != 0.0) {
-            assert!(ex.bandwidth_hz <= 16_000.0, "{}", ex.bandwidth_hz);
+        // Every utterance lies inside the example, in order, and carries its own clip's
+        // bandwidth (8 or 16 kHz) capped at Nyquist; speech present means utterances listed.
+        let mut last_end = 0;
+        for u in &ex.utterances {
+            assert!(u.start >= last_end && u.start < u.end && u.end <= ex.clean.len(), "{u:?}");
+            last_end = u.end;
+            let expected = [8_000.0f32, 16_000.0].map(|b| b.min(ex.rate / 2.0));
+            assert!(expected.contains(&u.bandwidth_hz), "{u:?} at {} Hz", ex.rate);
+        }
+            if ex.clean.iter().any(|&v| v != 0.0) {
+            assert!(!ex.utterances.is_empty());
         }
         let peak = ex.clean.iter().zip(&ex.noise).map(|(c, n)| (c + n).abs()).fold(0.0f32, f32::max);
         assert!(peak <= 0.99 + 1e-6, "mixture clips: {peak}");
         rates.insert(ex.rate as u32);
     }
     assert!(rates.len() >= 3, "training rates drawn: {rates:?}");
+}
+
+#[test]
+fn loss_mask_follows_each_utterance_bandwidth() {
+    use lull::dsp::bands::BandCenters;
+    use xtask::featurize::featurize;
+    use xtask::train::Utterance;
+    let config = ModelConfig::default();
+    let rate = 48_000.0;
+    let hop = StftSize::for_rate(rate, config.hop_ms).hop;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    let len = 200 * hop;
+    let clean = xtask::synth::clean(&mut rng, rate, len);
+    let noise: Vec<f32> = (0..len).map(|_| rng.gen_range(-1e-3f32..1e-3)).collect();
+    // A band-limited word, then a full-band one, in one track.
+    let utterances =
+        [Utterance { start: 0, end: len / 2, bandwidth_hz: 4_000.0 }, Utterance { start: len / 2, end: len, bandwidth_hz: 24_000.0 }];
+    let s = featurize(&config, rate, &clean, &noise, &utterances);
+    let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz).0;
+    let nb = config.n_bands;
+    let (mut limited, mut full) = (0, 0);
+    for f in 0..s.frames {
+        if s.vad[f] < 0.5 {
+            continue;
+        }
+        let w = &s.weight[f * nb..(f + 1) * nb];
+        if f + 2 < 100 {
+            limited += 1;
+            for (b, &c) in centers.iter().enumerate() {
+                assert_eq!(w[b], if c <= 4_000.0 { 1.0 } else { 0.0 }, "frame {f}, band at {c} Hz");
+            }
+        } else if f > 101 {
+            full += 1;
+            assert!(w.iter().all(|&x| x == 1.0), "frame {f}: full-band speech masked: {w:?}");
+        }
+    }
+    assert!(limited > 20 && full > 20, "speech frames: {limited} band-limited, {full} full-band");
 }

@@ -1,0 +1,26 @@
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use lull::model::ModelConfig;
+use std::time::Instant;
+use xtask::{net, train};
+fn main() {
+    let config = ModelConfig::default();
+    let varmap = VarMap::new();
+    let netw = net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW::default()).unwrap();
+    for &(b, t) in &[(16usize, 300usize), (32, 300), (64, 300)] {
+        let batch = train::Batch {
+            features: Tensor::randn(0f32, 1.0, (b, t, config.n_features()), &Device::Cpu).unwrap(),
+            target: Tensor::rand(0f32, 1.0, (b, t, config.n_bands), &Device::Cpu).unwrap(),
+            weight: Tensor::ones((b, t, config.n_bands), candle_core::DType::F32, &Device::Cpu).unwrap(),
+            vad: Tensor::rand(0f32, 1.0, (b, t), &Device::Cpu).unwrap(),
+        };
+        let s = Instant::now();
+        for _ in 0..3 {
+            let l = train::loss(&netw, &batch).unwrap();
+            opt.backward_step(&l).unwrap();
+        }
+        let dt = s.elapsed().as_secs_f64() / 3.0;
+        println!("batch {b}x{t}: {:.3} s/step, {:.0} frames/s", dt, (b * t) as f64 / dt);
+    }
+}
