@@ -90,8 +90,8 @@ enum Command {
         /// Weights file (default: the embedded model).
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Mixtures per SNR bucket.
-        #[arg(long, default_value_t = 12)]
+        /// Mixtures per SNR bucket (the same mixtures in every bucket, at its SNR).
+        #[arg(long, default_value_t = 24)]
         per_bucket: usize,
         /// Seconds per mixture.
         #[arg(long, default_value_t = 4.0)]
