@@ -255,6 +255,8 @@ pub fn markdown(r: &Report) -> String {
 
 const CARD_START: &str = "<!-- eval:start -->";
 const CARD_END: &str = "<!-- eval:end -->";
+/// What `xtask export` writes where the evaluation will go.
+pub const NOT_EVALUATED: &str = "\n_Not evaluated yet: run `cargo xtask eval --model-card weights/MODEL.md`._\n\n";
 
 /// Puts `table` into the model card's evaluation section, replacing an earlier one.
 pub fn update_model_card(card: &Path, table: &str, command: &str) -> Result<()> {
@@ -262,7 +264,14 @@ pub fn update_model_card(card: &Path, table: &str, command: &str) -> Result<()> 
     let section = format!("{CARD_START}\n## Evaluation\n\nCommand: `{command}`\n\n{table}{CARD_END}\n");
     let new = match (old.find(CARD_START), old.find(CARD_END)) {
         (Some(a), Some(b)) if b > a => format!("{}{}{}", &old[..a], section, old[b + CARD_END.len()..].trim_start_matches('\n')),
-        _ => format!("{}\n{}", old.trim_end(), section),
+        _ => {
+            // Replace export's "not evaluated yet" line, and go before the experiment log.
+            let old = old.replace(NOT_EVALUATED, "");
+            match old.find(crate::export::NOTES_HEADING) {
+                Some(i) => format!("{}\n{}\n{}", old[..i].trim_end(), section, &old[i..]),
+                None => format!("{}\n{}", old.trim_end(), section),
+            }
+        }
     };
     std::fs::write(card, new).with_context(|| format!("cannot write {}", card.display()))
 }

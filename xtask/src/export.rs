@@ -21,7 +21,15 @@ pub fn export(run_dir: &Path, weights_dir: &Path) -> Result<usize> {
     let path = weights_dir.join("lull.safetensors");
     std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     let card = weights_dir.join("MODEL.md");
-    std::fs::write(&card, model_card(&state)).with_context(|| format!("cannot write {}", card.display()))?;
+    // The hand-written experiment log survives a re-export; the evaluation does not (it
+    // described the previous weights: `cargo xtask eval --model-card` writes the new one).
+    let notes = std::fs::read_to_string(&card).ok().and_then(|old| old.find(NOTES_HEADING).map(|i| old[i..].to_string()));
+    let mut text = model_card(&state);
+    text.push_str(crate::eval::NOT_EVALUATED);
+    if let Some(notes) = notes {
+        text.push_str(&notes);
+    }
+    std::fs::write(&card, text).with_context(|| format!("cannot write {}", card.display()))?;
     Ok(bytes.len())
 }
 
@@ -50,6 +58,9 @@ fn model_card(s: &RunState) -> String {
     }
     m
 }
+
+/// Heading of the model card's hand-written experiment log, which re-exports keep.
+pub const NOTES_HEADING: &str = "## What was tried";
 
 /// Where the real corpus comes from and under which licences (from each package's Debian
 /// copyright file).

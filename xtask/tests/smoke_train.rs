@@ -48,5 +48,20 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     assert_eq!(model.config(), &config);
     let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
     assert!(card.contains(&config.parameter_count().to_string()));
+
+    // A re-export keeps the hand-written experiment log; an evaluation goes in before it and
+    // replaces the previous one.
+    let card_path = weights.join("MODEL.md");
+    std::fs::write(&card_path, format!("{card}\n## What was tried\n\n- a note\n")).unwrap();
+    xtask::export::export(&dir, &weights).unwrap();
+    let card = std::fs::read_to_string(&card_path).unwrap();
+    assert!(card.contains("- a note") && card.contains("Not evaluated yet"), "{card}");
+    for table in ["| first table |\n", "| second table |\n"] {
+        xtask::eval::update_model_card(&card_path, table, "cargo xtask eval").unwrap();
+    }
+    let card = std::fs::read_to_string(&card_path).unwrap();
+    assert!(!card.contains("Not evaluated yet") && !card.contains("first table"), "{card}");
+    let (table, notes) = (card.find("| second table |").unwrap(), card.find("## What was tried").unwrap());
+    assert!(table < notes && card.contains("- a note"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
