@@ -40,21 +40,49 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Dot product with eight independent accumulators, which LLVM turns into SIMD.
+/// Dot product, the inner loop of inference (≈ 90 % of the per-hop cost). On x86-64 it uses
+/// SSE, which every x86-64 CPU has, with two 4-lane accumulators; written as plain Rust,
+/// LLVM vectorised it only 2 lanes wide.
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
+    let n = a.len().min(b.len());
+    let mut s;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE is part of the x86-64 baseline; every load reads 4 floats inside
+        // `a[..n]` and `b[..n]` (k + 8 <= n).
+        unsafe {
+            let (mut lo, mut hi) = (_mm_setzero_ps(), _mm_setzero_ps());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let mut k = 0;
+            while k + 8 <= n {
+                lo = _mm_add_ps(lo, _mm_mul_ps(_mm_loadu_ps(pa.add(k)), _mm_loadu_ps(pb.add(k))));
+                hi = _mm_add_ps(hi, _mm_mul_ps(_mm_loadu_ps(pa.add(k + 4)), _mm_loadu_ps(pb.add(k + 4))));
+                k += 8;
+            }
+            let mut v = [0.0f32; 4];
+            _mm_storeu_ps(v.as_mut_ptr(), _mm_add_ps(lo, hi));
+            s = (v[0] + v[2]) + (v[1] + v[3]);
+            for i in k..n {
+                s += a[i] * b[i];
+            }
         }
     }
-    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut acc = [0.0f32; 8];
+        let ((ca, ra), (cb, rb)) = (a[..n].as_chunks::<8>(), b[..n].as_chunks::<8>());
+        for (x, y) in ca.iter().zip(cb) {
+            for i in 0..8 {
+                acc[i] += x[i] * y[i];
+            }
+        }
+        s = acc.iter().sum::<f32>();
+        for (x, y) in ra.iter().zip(rb) {
+            s += x * y;
+        }
     }
     s
 }
@@ -163,5 +191,20 @@ impl NetworkState {
     pub fn is_finite(&self) -> bool {
         self.c.iter().flatten().all(|x| x.is_finite())
             && self.xh.iter().flatten().all(|x| x.is_finite())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot;
+
+    #[test]
+    fn dot_matches_a_plain_sum_at_every_length() {
+        for n in 0..40 {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.91).cos()).collect();
+            let expected: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - expected).abs() < 1e-5, "length {n}");
+        }
     }
 }
