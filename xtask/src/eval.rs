@@ -44,7 +44,14 @@ pub struct Scores {
     pub pesq_wb: f64,
     pub stoi: f64,
     pub si_sdr: f64,
+    /// Mixtures behind these means.
     pub n: usize,
+    /// Scores among them that were undefined (NaN, e.g. STOI on a mixture with under 0.4 s of
+    /// speech) and left out of the means.
+    pub undefined: usize,
+    /// While accumulating: how many values each sum holds (PESQ-WB, STOI, SI-SDR).
+    #[serde(skip)]
+    counts: [usize; 3],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,12 +101,11 @@ pub fn run_rnnoise(x: &[f32], rate: u32) -> Vec<f32> {
 }
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
-    Ok(Scores {
-        pesq_wb: pesq_wb(clean, out, rate)?,
-        stoi: stoi(clean, out, rate),
-        si_sdr: si_sdr(clean, out),
-        n: 1,
-    })
+    let values = [pesq_wb(clean, out, rate)?, stoi(clean, out, rate), si_sdr(clean, out)];
+    // An undefined score is counted, not averaged: one NaN would make the whole bucket NaN.
+    let [pesq_wb, stoi, si_sdr] = values.map(|v| if v.is_finite() { v } else { 0.0 });
+    let counts = values.map(|v| v.is_finite() as usize);
+    Ok(Scores { pesq_wb, stoi, si_sdr, n: 1, undefined: 3 - counts.iter().sum::<usize>(), counts })
 }
 
 fn add(acc: &mut Scores, s: &Scores) {
@@ -107,11 +113,22 @@ fn add(acc: &mut Scores, s: &Scores) {
     acc.stoi += s.stoi;
     acc.si_sdr += s.si_sdr;
     acc.n += s.n;
+    acc.undefined += s.undefined;
+    for (a, b) in acc.counts.iter_mut().zip(s.counts) {
+        *a += b;
+    }
 }
 
 fn mean(s: &Scores) -> Scores {
-    let n = s.n.max(1) as f64;
-    Scores { pesq_wb: s.pesq_wb / n, stoi: s.stoi / n, si_sdr: s.si_sdr / n, n: s.n }
+    let m = |sum: f64, count: usize| if count > 0 { sum / count as f64 } else { f64::NAN };
+    Scores {
+        pesq_wb: m(s.pesq_wb, s.counts[0]),
+        stoi: m(s.stoi, s.counts[1]),
+        si_sdr: m(s.si_sdr, s.counts[2]),
+        n: s.n,
+        undefined: s.undefined,
+        counts: s.counts,
+    }
 }
 
 fn bar(len: usize, what: &str) -> ProgressBar {
@@ -241,6 +258,10 @@ pub fn markdown(r: &Report) -> String {
                 }
             }
         }
+    }
+    let undefined: usize = r.overall.values().flat_map(|m| m.values()).map(|s| s.undefined).sum();
+    if undefined > 0 {
+        let _ = writeln!(m, "\n{undefined} undefined scores (STOI needs 0.4 s of speech) are left out of the means.");
     }
     let _ = writeln!(m, "\nHigh band (full-band voices, 15 dB SNR, 48 kHz): output-to-clean energy in 8–16 kHz during speech:");
     for (k, v) in &r.high_band_db {
