@@ -38,6 +38,7 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     assert_eq!(first.step, 20);
     let resumed = train::train(request(40, true)).unwrap();
     assert_eq!(resumed.step, 40);
+    assert_eq!(resumed.command, "test` (to step 20), then `test", "the record of how the weights were made");
     let v = &resumed.val_loss;
     let (start, end) = (v.first().unwrap().1, v.last().unwrap().1);
     assert!(end < 0.9 * start, "validation loss did not fall: {v:?}");
