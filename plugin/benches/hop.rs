@@ -10,20 +10,11 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use lull::engine::Denoiser;
 use lull::model::default_model;
 
-const HOP: usize = 480;
+#[path = "common/noise.rs"]
+mod noise;
+use noise::noise;
 
-fn noise(len: usize) -> Vec<f32> {
-    // xorshift, so the bench needs no RNG crate and both engines see identical samples.
-    let mut s = 0x2545_f491u32;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s as f32 / u32::MAX as f32 - 0.5) * 0.2
-        })
-        .collect()
-}
+const HOP: usize = 480;
 
 fn bench(c: &mut Criterion) {
     let input = noise(HOP * 100);

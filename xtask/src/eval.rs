@@ -47,7 +47,7 @@ pub struct Scores {
     /// Mixtures behind these means.
     pub n: usize,
     /// Scores among them that were undefined (NaN, e.g. STOI on a mixture with under 0.4 s of
-    /// speech) and left out of the means.
+    /// speech) and left out of the means. Set by `mean`, from `counts`.
     pub undefined: usize,
     /// While accumulating: how many values each sum holds (PESQ-WB, STOI, SI-SDR).
     #[serde(skip)]
@@ -105,7 +105,7 @@ fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
     // An undefined score is counted, not averaged: one NaN would make the whole bucket NaN.
     let [pesq_wb, stoi, si_sdr] = values.map(|v| if v.is_finite() { v } else { 0.0 });
     let counts = values.map(|v| v.is_finite() as usize);
-    Ok(Scores { pesq_wb, stoi, si_sdr, n: 1, undefined: 3 - counts.iter().sum::<usize>(), counts })
+    Ok(Scores { pesq_wb, stoi, si_sdr, n: 1, undefined: 0, counts })
 }
 
 fn add(acc: &mut Scores, s: &Scores) {
@@ -113,7 +113,6 @@ fn add(acc: &mut Scores, s: &Scores) {
     acc.stoi += s.stoi;
     acc.si_sdr += s.si_sdr;
     acc.n += s.n;
-    acc.undefined += s.undefined;
     for (a, b) in acc.counts.iter_mut().zip(s.counts) {
         *a += b;
     }
@@ -126,7 +125,7 @@ fn mean(s: &Scores) -> Scores {
         stoi: m(s.stoi, s.counts[1]),
         si_sdr: m(s.si_sdr, s.counts[2]),
         n: s.n,
-        undefined: s.undefined,
+        undefined: 3 * s.n - s.counts.iter().sum::<usize>(),
         counts: s.counts,
     }
 }

@@ -61,8 +61,6 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let mut feat = vec![0.0; config.n_features()];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
-    let mut frame_bandwidth = Vec::with_capacity(frames);
-    let pause_weight: Vec<f32> = centers.0.iter().map(|&c| if c <= nyquist { 1.0 } else { 0.0 }).collect();
 
     let mut s = Sample {
         frames,
@@ -92,8 +90,6 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
             s.target.push(g);
         }
         clean_frame_energy.push(pc.iter().sum::<f32>());
-        // The analysis window of hop f spans the previous hop and this one.
-        frame_bandwidth.push(bandwidth_over(utterances, f.saturating_sub(1) * size.hop, (f + 1) * size.hop, nyquist));
     }
     let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
     let threshold = peak * 10f32.powf(-VAD_RANGE_DB / 10.0);
@@ -101,12 +97,11 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         .iter()
         .map(|&e| if e > threshold && e > 1e-9 { 1.0 } else { 0.0 })
         .collect();
-    for (&v, &bw) in s.vad.iter().zip(&frame_bandwidth) {
-        if v > 0.5 {
-            s.weight.extend(centers.0.iter().map(|&c| if c <= bw { 1.0 } else { 0.0 }));
-        } else {
-            s.weight.extend_from_slice(&pause_weight);
-        }
+    for (f, &v) in s.vad.iter().enumerate() {
+        // In speech, up to the bandwidth of the recordings in this hop's analysis window (which
+        // spans the previous hop and this one); in pauses, up to Nyquist.
+        let top = if v > 0.5 { bandwidth_over(utterances, f.saturating_sub(1) * size.hop, (f + 1) * size.hop, nyquist) } else { nyquist };
+        s.weight.extend(centers.0.iter().map(|&c| if c <= top { 1.0 } else { 0.0 }));
     }
     s
 }

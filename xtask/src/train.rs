@@ -227,11 +227,10 @@ pub struct TrainRequest {
 pub fn train(req: TrainRequest) -> Result<RunState> {
     let TrainRequest { config, options, run_dir, resume, corpus_name, source, val_source, command } = req;
     let (mut state, varmap, net) = if resume {
-        let (state, varmap, net) = load_checkpoint(&run_dir)
+        let (mut state, varmap, net) = load_checkpoint(&run_dir)
             .with_context(|| format!("--resume: no usable checkpoint in {}", run_dir.display()))?;
         anyhow::ensure!(state.config == config, "--resume: the checkpoint's model configuration differs from the requested one");
         // The model card must show every command that shaped the weights.
-        let mut state = state;
         state.command = format!("{}` (to step {}), then `{command}", state.command, state.step);
         (state, varmap, net)
     } else {

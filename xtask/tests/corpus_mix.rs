@@ -93,7 +93,7 @@ fn training_examples_have_exact_lengths_and_carry_bandwidth() {
             let expected = [8_000.0f32, 16_000.0].map(|b| b.min(ex.rate / 2.0));
             assert!(expected.contains(&u.bandwidth_hz), "{u:?} at {} Hz", ex.rate);
         }
-            if ex.clean.iter().any(|&v| v != 0.0) {
+        if ex.clean.iter().any(|&v| v != 0.0) {
             assert!(!ex.utterances.is_empty());
         }
         let peak = ex.clean.iter().zip(&ex.noise).map(|(c, n)| (c + n).abs()).fold(0.0f32, f32::max);
