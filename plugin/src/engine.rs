@@ -2,8 +2,9 @@
 //! (`xtask denoise`/`eval`) and the tests all drive this type.
 //!
 //! Signal path per hop: input FIFO → √Hann analysis → realfft → channel-mean power → band
-//! energies → features → LSTM → band gains → release smoothing → floor (Reduction) → gains
-//! spread over bins → inverse FFT → √Hann synthesis → overlap-add → output FIFO.
+//! energies (+ the lowest bins' powers) → features → LSTM → band and fine-bin gains → release
+//! smoothing → floor (Reduction) → band gains spread over bins, fine gains on the lowest bins →
+//! inverse FFT → √Hann synthesis → overlap-add → output FIFO.
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
 //! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).
@@ -60,9 +61,12 @@ pub struct Denoiser {
     features: Vec<f32>,
     extractor: FeatureExtractor,
     state: NetworkState,
-    band_gains: Vec<f32>,
+    /// The network's gains: one per band, then one per fine bin.
+    gains: Vec<f32>,
     prev_gains: Vec<f32>,
     bin_gains: Vec<f32>,
+    /// Fine bins that exist at this rate (all of them from 8 kHz up with 10 ms hops).
+    fine_bins: usize,
     in_fifo: Vec<Vec<f32>>,
     out_fifo: Vec<Vec<f32>>,
     /// Next write position in the input FIFO, 0..hop.
@@ -112,11 +116,12 @@ impl Denoiser {
             power: vec![0.0; size.bins()],
             energies: vec![0.0; cfg.n_bands],
             features: vec![0.0; cfg.n_features()],
-            extractor: FeatureExtractor::new(cfg.n_bands, cfg.norm_tau_s, hop_s),
+            extractor: FeatureExtractor::new(cfg.n_bands, cfg.fine_bins, cfg.norm_tau_s, hop_s),
             state: model.new_state(),
-            band_gains: vec![1.0; cfg.n_bands],
-            prev_gains: vec![1.0; cfg.n_bands],
+            gains: vec![1.0; cfg.n_gains()],
+            prev_gains: vec![1.0; cfg.n_gains()],
             bin_gains: vec![1.0; size.bins()],
+            fine_bins: cfg.fine_bins.min(size.bins()),
             in_fifo: vec![vec![0.0; size.hop]; channels],
             out_fifo: vec![vec![0.0; size.hop]; channels],
             pos: 0,
@@ -264,14 +269,14 @@ impl Denoiser {
             accumulate_power(&self.spectra[c], scale, &mut self.power);
         }
         self.layout.band_energies(&self.power, &mut self.energies);
-        self.extractor.compute(&self.energies, &mut self.features);
-        let vad = self.model.step(&mut self.state, &self.features, &mut self.band_gains);
-        if !(vad.is_finite() && self.band_gains.iter().all(|g| g.is_finite())) {
+        self.extractor.compute(&self.energies, &self.power, &mut self.features);
+        let vad = self.model.step(&mut self.state, &self.features, &mut self.gains);
+        if !(vad.is_finite() && self.gains.iter().all(|g| g.is_finite())) {
             // Cannot happen with finite inputs and validated weights; if it ever does, the
             // stream recovers from a clean state instead of going silent for good.
             self.state.reset();
             self.extractor.reset();
-            self.band_gains.fill(1.0);
+            self.gains.fill(1.0);
         }
         self.speech_probability = if vad.is_finite() { vad } else { 0.0 };
         // Snap when within 0.01 dB so that 0 dB Reduction ends up exactly transparent.
@@ -279,12 +284,14 @@ impl Denoiser {
         if (self.floor / self.floor_target - 1.0).abs() < 1.2e-3 {
             self.floor = self.floor_target;
         }
-        for (g, prev) in self.band_gains.iter_mut().zip(&mut self.prev_gains) {
+        for (g, prev) in self.gains.iter_mut().zip(&mut self.prev_gains) {
             *g = g.max(*prev * GAIN_RELEASE);
             *prev = *g;
             *g = g.max(self.floor).min(1.0);
         }
-        self.layout.bin_gains(&self.band_gains, &mut self.bin_gains);
+        let (band_gains, fine_gains) = self.gains.split_at(self.layout.n_bands());
+        self.layout.bin_gains(band_gains, &mut self.bin_gains);
+        self.bin_gains[..self.fine_bins].copy_from_slice(&fine_gains[..self.fine_bins]);
         for c in 0..self.channels {
             for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
                 *x *= *g;

@@ -192,3 +192,41 @@ fn unsupported_settings_are_refused_with_errors() {
     assert!(Denoiser::new(Arc::clone(&m), 48_000.0, 0).is_err());
     assert!(Denoiser::new(m, 48_000.0, 9).is_err());
 }
+
+#[test]
+fn fine_bin_gains_act_on_their_own_bin_only() {
+    use lull::model::{serialize, Model, ModelConfig};
+    // A network that ignores its input: every gain fully open (σ(12)) except fine bins 18..=22
+    // (900–1100 Hz), which are shut (σ(−12)). A tone leaks into its neighbours through the
+    // √Hann window (−9.5 dB one bin away, −23.5 dB two away), so one shut bin alone would
+    // take only about 14 dB off a 1000 Hz tone.
+    let config = ModelConfig { hidden: 8, layers: 1, ..ModelConfig::default() };
+    let shut = config.n_bands + 18..=config.n_bands + 22;
+    let tensors: Vec<Vec<f32>> = config
+        .tensor_shapes()
+        .iter()
+        .map(|(name, shape)| {
+            let mut t = vec![0.0; shape.iter().product()];
+            if name == "out.bias" {
+                t.iter_mut().enumerate().for_each(|(i, b)| *b = if shut.contains(&i) { -12.0 } else { 12.0 });
+            }
+            t
+        })
+        .collect();
+    let model = Arc::new(Model::from_bytes(&serialize(&config, &tensors).unwrap()).unwrap());
+    for &rate in &[16_000.0, 44_100.0, 48_000.0] {
+        // Bins are rate / (2 · hop) apart: 50 Hz at these rates.
+        let level = |hz: f32| {
+            let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
+            d.set_reduction_db(60.0);
+            let n = (rate as usize) / 2;
+            let x: Vec<f32> = (0..n).map(|i| 0.3 * (2.0 * std::f32::consts::PI * hz * i as f32 / rate).sin()).collect();
+            let y = run_blocks(&mut d, &x, &[256]);
+            let rms = |s: &[f32]| (s.iter().map(|v| v * v).sum::<f32>() / s.len() as f32).sqrt();
+            20.0 * (rms(&y[n / 2..]) / rms(&x[n / 2..])).log10()
+        };
+        let (at, beside) = (level(1000.0), level(1500.0));
+        assert!(at < -30.0, "{rate} Hz: the shut bins' tone comes out at {at:.1} dB");
+        assert!(beside.abs() < 0.5, "{rate} Hz: a tone 10 bins away comes out at {beside:.1} dB");
+    }
+}

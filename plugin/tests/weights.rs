@@ -50,6 +50,24 @@ fn a_well_formed_file_round_trips() {
 }
 
 #[test]
+fn files_from_before_fine_bins_load_as_band_gains_only() {
+    let c = ModelConfig { fine_bins: 0, ..small_config() };
+    let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
+    json.as_object_mut().unwrap().remove("fine_bins");
+    let meta = vec![(META_FORMAT_VERSION, "1".to_string()), (META_CONFIG, json.to_string())];
+    let m = Model::from_bytes(&write(&tensors(&c), &meta)).unwrap();
+    assert_eq!(m.config().fine_bins, 0);
+    assert_eq!(m.config().n_features(), 2 * c.n_bands);
+}
+
+#[test]
+fn too_many_fine_bins_are_refused() {
+    let c = ModelConfig { fine_bins: 81, ..small_config() };
+    let err = Model::from_bytes(&write(&tensors(&c), &good_meta(&c))).unwrap_err();
+    assert!(matches!(err, ModelError::BadConfig(ref why) if why.contains("fine_bins")), "{err}");
+}
+
+#[test]
 fn the_embedded_default_model_loads() {
     let m = lull::model::default_model().unwrap();
     assert!(m.config().parameter_count() > 10_000);

@@ -16,9 +16,10 @@ pub struct Sample {
     pub frames: usize,
     /// frames × n_features, computed from the mixture.
     pub features: Vec<f32>,
-    /// frames × n_bands: ideal band gain √(E_clean / E_mix), clamped to 0..1.
+    /// frames × n_gains: ideal gain √(E_clean / E_mix), clamped to 0..1, per band and then per
+    /// fine bin.
     pub target: Vec<f32>,
-    /// frames × n_bands: loss weight. In frames with speech, 0 above the clean recording's real
+    /// frames × n_gains: loss weight. In frames with speech, 0 above the clean recording's real
     /// bandwidth, so band-limited recordings do not teach the model to remove high-frequency
     /// speech; in pauses every band counts (the target there really is "remove it all"). Always
     /// 0 above Nyquist, where there are no bins.
@@ -48,8 +49,12 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let layout = BandLayout::new(&centers, rate, size.fft);
     let mut planner = RealFftPlanner::new();
     let (mut ac, mut an) = (Analyzer::new(size, &mut planner), Analyzer::new(size, &mut planner));
-    let mut extractor = FeatureExtractor::new(config.n_bands, config.norm_tau_s, size.hop as f32 / rate);
+    let mut extractor = FeatureExtractor::new(config.n_bands, config.fine_bins, config.norm_tau_s, size.hop as f32 / rate);
     let nb = config.n_bands;
+    let fine = config.fine_bins.min(size.bins());
+    // Centre frequency of every gain the network predicts: the bands', then the fine bins'.
+    let bin_hz = rate / size.fft as f32;
+    let gain_hz: Vec<f32> = centers.0.iter().copied().chain((0..config.fine_bins).map(|k| k as f32 * bin_hz)).collect();
     let frames = clean.len() / size.hop;
     let (mut sc, mut sn, mut sm) = (
         vec![Complex32::default(); size.bins()],
@@ -65,8 +70,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let mut s = Sample {
         frames,
         features: Vec::with_capacity(frames * feat.len()),
-        target: Vec::with_capacity(frames * nb),
-        weight: Vec::with_capacity(frames * nb),
+        target: Vec::with_capacity(frames * gain_hz.len()),
+        weight: Vec::with_capacity(frames * gain_hz.len()),
         vad: Vec::with_capacity(frames),
     };
     let mut clean_frame_energy = Vec::with_capacity(frames);
@@ -83,12 +88,11 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         accumulate_power(&sm, scale, &mut pm);
         layout.band_energies(&pc, &mut ec);
         layout.band_energies(&pm, &mut em);
-        extractor.compute(&em, &mut feat);
+        extractor.compute(&em, &pm, &mut feat);
         s.features.extend_from_slice(&feat);
-        for b in 0..nb {
-            let g = if em[b] > 1e-12 { (ec[b] / em[b]).sqrt().min(1.0) } else { 1.0 };
-            s.target.push(g);
-        }
+        let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
+        s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));
+        s.target.extend((0..config.fine_bins).map(|k| if k < fine { ideal(pc[k], pm[k]) } else { 1.0 }));
         clean_frame_energy.push(pc.iter().sum::<f32>());
     }
     let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
@@ -101,7 +105,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         // In speech, up to the bandwidth of the recordings in this hop's analysis window (which
         // spans the previous hop and this one); in pauses, up to Nyquist.
         let top = if v > 0.5 { bandwidth_over(utterances, f.saturating_sub(1) * size.hop, (f + 1) * size.hop, nyquist) } else { nyquist };
-        s.weight.extend(centers.0.iter().map(|&c| if c <= top { 1.0 } else { 0.0 }));
+        s.weight.extend(gain_hz.iter().map(|&c| if c <= top { 1.0 } else { 0.0 }));
     }
     s
 }

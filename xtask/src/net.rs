@@ -68,7 +68,7 @@ impl Lstm {
 
 /// Outputs of the network for a batch of sequences.
 pub struct NetOutput {
-    /// (batch, time, n_bands), each in 0..1.
+    /// (batch, time, n_gains): band gains, then fine-bin gains, each in 0..1.
     pub gains: Tensor,
     /// (batch, time), voice-activity probability.
     pub vad: Tensor,
@@ -118,8 +118,8 @@ impl LullNet {
         }
         let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
         let out = candle_nn::ops::sigmoid(&logits)?;
-        let nb = self.config.n_bands;
-        Ok(NetOutput { gains: out.narrow(D::Minus1, 0, nb)?, vad: out.narrow(D::Minus1, nb, 1)?.squeeze(D::Minus1)? })
+        let n = self.config.n_gains();
+        Ok(NetOutput { gains: out.narrow(D::Minus1, 0, n)?, vad: out.narrow(D::Minus1, n, 1)?.squeeze(D::Minus1)? })
     }
 }
 

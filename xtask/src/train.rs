@@ -104,24 +104,34 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         .collect();
     let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);
     anyhow::ensure!(frames > 0, "examples are shorter than one hop");
-    let nb = config.n_bands;
+    let ng = config.n_gains();
     Ok(Batch {
         features: stack(&samples, frames, |s| &s.features, config.n_features())?,
-        target: stack(&samples, frames, |s| &s.target, nb)?,
-        weight: stack(&samples, frames, |s| &s.weight, nb)?,
+        target: stack(&samples, frames, |s| &s.target, ng)?,
+        weight: stack(&samples, frames, |s| &s.weight, ng)?,
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
     })
 }
 
 /// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
-/// band weights, plus a small voice-activity cross-entropy.
+/// sample weights, plus a small voice-activity cross-entropy.
 pub fn loss(net: &LullNet, b: &Batch) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
     let d = ((out.gains + 1e-6)?.sqrt()? - b.target.sqrt()?)?;
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
-    let per_band = (&d2 + (d2.sqr()? * 10.0)?)?;
-    let gain_loss = ((per_band * &b.weight)?.sum_all()? / (b.weight.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
+    let per_gain = ((&d2 + (d2.sqr()? * 10.0)?)? * &b.weight)?;
+    // Bands and fine bins are two views of the same spectrum: each is averaged over its own
+    // weights, so the many fine bins do not drown the bands.
+    let (nb, nf) = (net.config().n_bands, net.config().fine_bins);
+    let masked_mean = |start: usize, len: usize| -> Result<Tensor> {
+        let w = b.weight.narrow(2, start, len)?.sum_all()?.to_scalar::<f32>()? as f64;
+        Ok((per_gain.narrow(2, start, len)?.sum_all()? / (w + 1.0))?)
+    };
+    let mut gain_loss = masked_mean(0, nb)?;
+    if nf > 0 {
+        gain_loss = (gain_loss + masked_mean(nb, nf)?)?;
+    }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
     Ok((gain_loss + (bce * 0.05)?)?)

@@ -117,20 +117,26 @@ fn loss_mask_follows_each_utterance_bandwidth() {
     let noise: Vec<f32> = (0..len).map(|_| rng.gen_range(-1e-3f32..1e-3)).collect();
     // A band-limited word, then a full-band one, in one track.
     let utterances =
-        [Utterance { start: 0, end: len / 2, bandwidth_hz: 4_000.0 }, Utterance { start: len / 2, end: len, bandwidth_hz: 24_000.0 }];
+        [Utterance { start: 0, end: len / 2, bandwidth_hz: 2_000.0 }, Utterance { start: len / 2, end: len, bandwidth_hz: 24_000.0 }];
     let s = featurize(&config, rate, &clean, &noise, &utterances);
     let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz).0;
-    let nb = config.n_bands;
+    let (nb, ng) = (config.n_bands, config.n_gains());
+    assert!(config.fine_bins > 40, "the fine bins should reach past the 2 kHz bandwidth");
+    let bin_hz = rate / StftSize::for_rate(rate, config.hop_ms).fft as f32;
     let (mut limited, mut full) = (0, 0);
     for f in 0..s.frames {
         if s.vad[f] < 0.5 {
             continue;
         }
-        let w = &s.weight[f * nb..(f + 1) * nb];
+        let w = &s.weight[f * ng..(f + 1) * ng];
         if f + 2 < 100 {
             limited += 1;
             for (b, &c) in centers.iter().enumerate() {
-                assert_eq!(w[b], if c <= 4_000.0 { 1.0 } else { 0.0 }, "frame {f}, band at {c} Hz");
+                assert_eq!(w[b], if c <= 2_000.0 { 1.0 } else { 0.0 }, "frame {f}, band at {c} Hz");
+            }
+            for k in 0..config.fine_bins {
+                let hz = k as f32 * bin_hz;
+                assert_eq!(w[nb + k], if hz <= 2_000.0 { 1.0 } else { 0.0 }, "frame {f}, bin at {hz} Hz");
             }
         } else if f > 101 {
             full += 1;

@@ -23,7 +23,7 @@ fn max_abs(a: &Tensor) -> f32 {
 
 #[test]
 fn fused_lstm_matches_the_op_by_op_reference_in_value_and_gradient() {
-    let config = ModelConfig { hidden: 24, layers: 2, n_bands: 12, ..ModelConfig::default() };
+    let config = ModelConfig { hidden: 24, layers: 2, n_bands: 12, fine_bins: 10, ..ModelConfig::default() };
     let mut varmap = VarMap::new();
     let model = net::build(&config, &varmap, &Device::Cpu).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
@@ -33,7 +33,7 @@ fn fused_lstm_matches_the_op_by_op_reference_in_value_and_gradient() {
     }
     let (b, t) = (3, 37);
     let x = randn(&mut rng, &[b, t, config.n_features()], 2.0);
-    let w_gain = randn(&mut rng, &[b, t, config.n_bands], 1.0);
+    let w_gain = randn(&mut rng, &[b, t, config.n_gains()], 1.0);
     let w_vad = randn(&mut rng, &[b, t], 1.0);
     let objective = |out: net::NetOutput| -> Tensor {
         ((out.gains * &w_gain).unwrap().sum_all().unwrap() + (out.vad * &w_vad).unwrap().sum_all().unwrap()).unwrap()

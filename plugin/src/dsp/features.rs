@@ -1,6 +1,8 @@
 //! Network input features from band energies: log energies on an absolute scale, plus the same
 //! with a slow running mean removed per band (as in DeepFilterNet's feature path). The first
 //! tells the network how loud a band is; the second what changed, independent of level.
+//! The lowest ("fine") bins add one mean-removed log power each: against a steady noise floor,
+//! which sits near zero, a voice's harmonics stand out as peaks 2–5 bins apart.
 
 use realfft::num_complex::Complex32;
 
@@ -19,9 +21,15 @@ pub fn accumulate_power(spectrum: &[Complex32], scale: f32, power: &mut [f32]) {
     }
 }
 
-/// Streaming feature extractor for one stream (one set of band energies per hop).
+fn to_db(energy: f32) -> f32 {
+    (10.0 * (energy + 1e-12).log10()).max(FLOOR_DB)
+}
+
+/// Streaming feature extractor for one stream (one set of band energies and bin powers per hop).
 #[derive(Debug, Clone)]
 pub struct FeatureExtractor {
+    n_bands: usize,
+    /// Running means: the bands', then the fine bins'.
     mean_db: Vec<f32>,
     /// Per-hop decay of the running mean.
     alpha: f32,
@@ -29,32 +37,41 @@ pub struct FeatureExtractor {
 
 impl FeatureExtractor {
     /// `tau_s`: time constant of the running mean; `hop_s`: hop duration in seconds.
-    pub fn new(n_bands: usize, tau_s: f32, hop_s: f32) -> Self {
+    pub fn new(n_bands: usize, fine_bins: usize, tau_s: f32, hop_s: f32) -> Self {
         Self {
-            mean_db: vec![MEAN_INIT_DB; n_bands],
+            n_bands,
+            mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / tau_s).exp(),
         }
     }
 
-    /// Two features per band.
+    /// Two features per band, one per fine bin.
     pub fn n_features(&self) -> usize {
-        2 * self.mean_db.len()
+        self.n_bands + self.mean_db.len()
     }
 
     pub fn reset(&mut self) {
         self.mean_db.fill(MEAN_INIT_DB);
     }
 
-    /// Writes `[absolute; mean-removed]` features for one hop's band energies.
-    pub fn compute(&mut self, energies: &[f32], features: &mut [f32]) {
-        let n = self.mean_db.len();
+    /// Writes `[absolute; mean-removed; fine mean-removed]` features for one hop's band energies
+    /// and bin powers (`power`, from bin 0; fine bins past its end read as silence).
+    pub fn compute(&mut self, energies: &[f32], power: &[f32], features: &mut [f32]) {
+        let n = self.n_bands;
         debug_assert_eq!(energies.len(), n);
-        debug_assert_eq!(features.len(), 2 * n);
+        debug_assert_eq!(features.len(), self.n_features());
         let (abs, rel) = features.split_at_mut(n);
-        for (((&e, m), a), r) in energies.iter().zip(&mut self.mean_db).zip(abs).zip(rel) {
-            let db = (10.0 * (e + 1e-12).log10()).max(FLOOR_DB);
+        let (band_mean, fine_mean) = self.mean_db.split_at_mut(n);
+        let (band_rel, fine_rel) = rel.split_at_mut(n);
+        for (((&e, m), a), r) in energies.iter().zip(band_mean).zip(abs).zip(band_rel) {
+            let db = to_db(e);
             *m = self.alpha * *m + (1.0 - self.alpha) * db;
             *a = (db + 40.0) / 30.0;
+            *r = (db - *m) / 20.0;
+        }
+        for (k, (m, r)) in fine_mean.iter_mut().zip(fine_rel).enumerate() {
+            let db = to_db(power.get(k).copied().unwrap_or(0.0));
+            *m = self.alpha * *m + (1.0 - self.alpha) * db;
             *r = (db - *m) / 20.0;
         }
     }

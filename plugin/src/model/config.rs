@@ -31,6 +31,12 @@ pub struct ModelConfig {
     pub hidden: usize,
     /// Number of stacked LSTM layers.
     pub layers: usize,
+    /// The lowest FFT bins (50 Hz apart with the 20 ms frame, at every rate) get a gain of their
+    /// own instead of their band's, so the network can keep pitch harmonics and cut the noise
+    /// between them, which band gains cannot resolve. Each also adds one input feature.
+    /// 0 = band gains only (files written before this field existed).
+    #[serde(default)]
+    pub fine_bins: usize,
 }
 
 impl Default for ModelConfig {
@@ -43,19 +49,25 @@ impl Default for ModelConfig {
             norm_tau_s: 1.0,
             hidden: 128,
             layers: 2,
+            fine_bins: 80,
         }
     }
 }
 
 impl ModelConfig {
-    /// Input width of the first layer: two features per band.
+    /// Input width of the first layer: two features per band, one per fine bin.
     pub fn n_features(&self) -> usize {
-        2 * self.n_bands
+        2 * self.n_bands + self.fine_bins
     }
 
-    /// Output width: one gain per band, then the voice-activity probability.
+    /// Gains the network predicts per hop: one per band, then one per fine bin.
+    pub fn n_gains(&self) -> usize {
+        self.n_bands + self.fine_bins
+    }
+
+    /// Output width: the gains, then the voice-activity probability.
     pub fn n_outputs(&self) -> usize {
-        self.n_bands + 1
+        self.n_gains() + 1
     }
 
     /// Input width of LSTM layer `layer`.
@@ -92,6 +104,10 @@ impl ModelConfig {
         let bad = |why: String| Err(ModelError::BadConfig(why));
         if !(2..=128).contains(&self.n_bands) {
             return bad(format!("n_bands = {} (expected 2..=128)", self.n_bands));
+        }
+        // 8 kHz, the lowest rate the engine takes, has 81 bins of 50 Hz.
+        if self.fine_bins > 80 {
+            return bad(format!("fine_bins = {} (expected 0..=80)", self.fine_bins));
         }
         if !(1..=1024).contains(&self.hidden) {
             return bad(format!("hidden = {} (expected 1..=1024)", self.hidden));

@@ -131,11 +131,12 @@ impl Model {
         }
     }
 
-    /// One hop: `features` in (n_features), band gains out (n_bands, each in 0..1); returns the
+    /// One hop: `features` in (n_features), gains out (n_gains: the bands', then the fine bins';
+    /// each in 0..1); returns the
     /// voice-activity probability. Never allocates.
     pub fn step(&self, state: &mut NetworkState, features: &[f32], gains: &mut [f32]) -> f32 {
         debug_assert_eq!(features.len(), self.config.n_features());
-        debug_assert_eq!(gains.len(), self.config.n_bands);
+        debug_assert_eq!(gains.len(), self.config.n_gains());
         state.xh[0][..features.len()].copy_from_slice(features);
         for (l, layer) in self.layers.iter().enumerate() {
             let hsz = layer.hidden;
@@ -176,8 +177,8 @@ impl Model {
         {
             *o = sigmoid(dot(row, h) + b);
         }
-        gains.copy_from_slice(&state.logits[..self.config.n_bands]);
-        state.logits[self.config.n_bands]
+        gains.copy_from_slice(&state.logits[..self.config.n_gains()]);
+        state.logits[self.config.n_gains()]
     }
 }
 
