@@ -200,7 +200,7 @@ fn fine_bin_gains_act_on_their_own_bin_only() {
     // (900–1100 Hz), which are shut (σ(−12)). A tone leaks into its neighbours through the
     // √Hann window (−9.5 dB one bin away, −23.5 dB two away), so one shut bin alone would
     // take only about 14 dB off a 1000 Hz tone.
-    let config = ModelConfig { hidden: 8, layers: 1, ..ModelConfig::default() };
+    let config = ModelConfig { hidden: 8, layers: 1, fine_bins: 80, ..ModelConfig::default() };
     let shut = config.n_bands + 18..=config.n_bands + 22;
     let tensors: Vec<Vec<f32>> = config
         .tensor_shapes()

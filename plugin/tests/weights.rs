@@ -52,6 +52,7 @@ fn a_well_formed_file_round_trips() {
 #[test]
 fn files_from_before_fine_bins_load_as_band_gains_only() {
     let c = ModelConfig { fine_bins: 0, ..small_config() };
+    assert!(serde_json::to_string(&c).unwrap().contains("fine_bins"));
     let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
     json.as_object_mut().unwrap().remove("fine_bins");
     let meta = vec![(META_FORMAT_VERSION, "1".to_string()), (META_CONFIG, json.to_string())];

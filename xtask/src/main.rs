@@ -74,6 +74,13 @@ enum Command {
         hidden: usize,
         #[arg(long, default_value_t = ModelConfig::default().layers)]
         layers: usize,
+        /// Lowest 50 Hz FFT bins that get a gain (and an input feature) of their own (0..=80).
+        #[arg(long, default_value_t = ModelConfig::default().fine_bins)]
+        fine_bins: usize,
+        /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
+        /// above 1 trades residual noise for less speech damage.
+        #[arg(long, default_value_t = 1.0)]
+        over_suppression: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -133,9 +140,10 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
-            checkpoint_every, workers, time_budget_min, hidden, layers,
+            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, over_suppression,
         } => {
-            let config = ModelConfig { hidden, layers, ..ModelConfig::default() };
+            let config = ModelConfig { hidden, layers, fine_bins, ..ModelConfig::default() };
+            anyhow::ensure!(over_suppression >= 1.0 && over_suppression <= 100.0, "--over-suppression must be in 1..=100");
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
@@ -152,6 +160,7 @@ fn main() -> Result<()> {
                 val_every: val_every.max(1), val_batches: val_batches.max(1),
                 checkpoint_every: checkpoint_every.max(1), workers,
                 time_budget_min: time_budget_min.max(0.0),
+                over_suppression,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;

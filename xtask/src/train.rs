@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use crossbeam_channel::{bounded, Receiver};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -60,6 +60,13 @@ pub struct TrainOptions {
     /// then only as reproducible as the machine's speed.
     #[serde(default)]
     pub time_budget_min: f64,
+    /// Loss factor on speech turned down below its target (`gain_loss`); 1 = symmetric.
+    #[serde(default = "symmetric")]
+    pub over_suppression: f64,
+}
+
+fn symmetric() -> f64 {
+    1.0
 }
 
 /// What a run directory's `state.json` records.
@@ -115,26 +122,37 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
 
 /// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
 /// sample weights, plus a small voice-activity cross-entropy.
-pub fn loss(net: &LullNet, b: &Batch) -> Result<Tensor> {
+pub fn loss(net: &LullNet, b: &Batch, over_suppression: f64) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
-    let d = ((out.gains + 1e-6)?.sqrt()? - b.target.sqrt()?)?;
+    let gain_loss = gain_loss(&out.gains, b, net.config(), over_suppression)?;
+    let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
+    let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
+    Ok((gain_loss + (bce * 0.05)?)?)
+}
+
+/// The gain part of `loss`. In speech frames, an error below the target (speech turned down)
+/// counts `over_suppression` times; everywhere else, and above the target, once.
+pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, over_suppression: f64) -> Result<Tensor> {
+    let d = ((gains + 1e-6)?.sqrt()? - b.target.sqrt()?)?;
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
-    let per_gain = ((&d2 + (d2.sqr()? * 10.0)?)? * &b.weight)?;
+    let mut per_gain = ((&d2 + (d2.sqr()? * 10.0)?)? * &b.weight)?;
+    if over_suppression != 1.0 {
+        let below = d.lt(0.0)?.to_dtype(DType::F32)?.broadcast_mul(&b.vad.unsqueeze(2)?)?;
+        per_gain = (&per_gain * ((below * (over_suppression - 1.0))? + 1.0)?)?;
+    }
     // Bands and fine bins are two views of the same spectrum: each is averaged over its own
     // weights, so the many fine bins do not drown the bands.
-    let (nb, nf) = (net.config().n_bands, net.config().fine_bins);
+    let (nb, nf) = (config.n_bands, config.fine_bins);
     let masked_mean = |start: usize, len: usize| -> Result<Tensor> {
         let w = b.weight.narrow(2, start, len)?.sum_all()?.to_scalar::<f32>()? as f64;
         Ok((per_gain.narrow(2, start, len)?.sum_all()? / (w + 1.0))?)
     };
-    let mut gain_loss = masked_mean(0, nb)?;
+    let mut total = masked_mean(0, nb)?;
     if nf > 0 {
-        gain_loss = (gain_loss + masked_mean(nb, nf)?)?;
+        total = (total + masked_mean(nb, nf)?)?;
     }
-    let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
-    let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
-    Ok((gain_loss + (bce * 0.05)?)?)
+    Ok(total)
 }
 
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by
@@ -273,7 +291,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     let validate = |net: &LullNet| -> Result<f32> {
         let mut total = 0.0;
         for b in &val {
-            total += loss(net, b)?.to_scalar::<f32>()?;
+            total += loss(net, b, options.over_suppression)?.to_scalar::<f32>()?;
         }
         Ok(total / val.len().max(1) as f32)
     };
@@ -303,7 +321,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
         let batch = loader.next()?;
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
-        let l = loss(&net, &batch)?;
+        let l = loss(&net, &batch, options.over_suppression)?;
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;
         anyhow::ensure!(lv.is_finite(), "loss became {lv} at step {}; lower --lr", state.step);

@@ -108,7 +108,7 @@ fn loss_mask_follows_each_utterance_bandwidth() {
     use lull::dsp::bands::BandCenters;
     use xtask::featurize::featurize;
     use xtask::train::Utterance;
-    let config = ModelConfig::default();
+    let config = ModelConfig { fine_bins: 80, ..ModelConfig::default() };
     let rate = 48_000.0;
     let hop = StftSize::for_rate(rate, config.hop_ms).hop;
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);

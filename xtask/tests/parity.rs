@@ -55,7 +55,7 @@ fn candle_and_plugin_inference_agree_on_the_shipped_shape() {
 #[test]
 fn candle_and_plugin_inference_agree_on_other_shapes() {
     parity(&ModelConfig { hidden: 24, layers: 1, n_bands: 16, ..ModelConfig::default() });
-    // Band gains only: the layout of weights files written before fine bins existed.
-    parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 0, ..ModelConfig::default() });
+    // With a gain per low bin.
+    parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 80, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 40, layers: 3, ..ModelConfig::default() });
 }

@@ -11,7 +11,8 @@ use xtask::train::{self, TrainOptions, TrainRequest};
 fn smoke_train_lowers_loss_resumes_and_exports() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = ModelConfig { hidden: 32, layers: 1, ..ModelConfig::default() };
+    // Fine bins and the over-suppression factor on, so their training paths run too.
+    let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, ..ModelConfig::default() };
     let options = |steps| TrainOptions {
         steps,
         batch: 4,
@@ -23,6 +24,7 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
         checkpoint_every: 10,
         workers: 1,
         time_budget_min: 0.0,
+        over_suppression: 2.0,
     };
     let request = |steps, resume| TrainRequest {
         config: config.clone(),

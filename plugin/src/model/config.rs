@@ -34,7 +34,8 @@ pub struct ModelConfig {
     /// The lowest FFT bins (50 Hz apart with the 20 ms frame, at every rate) get a gain of their
     /// own instead of their band's, so the network can keep pitch harmonics and cut the noise
     /// between them, which band gains cannot resolve. Each also adds one input feature.
-    /// 0 = band gains only (files written before this field existed).
+    /// 0 = band gains only (the shipped model; also files written before this field existed).
+    /// 80 was tried and gave nothing measurable (weights/MODEL.md).
     #[serde(default)]
     pub fine_bins: usize,
 }
@@ -49,7 +50,7 @@ impl Default for ModelConfig {
             norm_tau_s: 1.0,
             hidden: 128,
             layers: 2,
-            fine_bins: 80,
+            fine_bins: 0,
         }
     }
 }

@@ -1,0 +1,46 @@
+//! The gain loss weighs what it is asked to: speech turned down counts `over_suppression` times,
+//! noise left in counts once, and bands and fine bins are averaged separately.
+
+use candle_core::{Device, Tensor};
+use lull::model::ModelConfig;
+use xtask::train::{gain_loss, Batch};
+
+/// Two hops (speech, then a pause), two bands and one fine bin, every target 0.64.
+fn batch(config: &ModelConfig) -> Batch {
+    let n = config.n_gains();
+    let t = |v: Vec<f32>, shape: &[usize]| Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+    Batch {
+        features: t(vec![0.0; 2 * config.n_features()], &[1, 2, config.n_features()]),
+        target: t(vec![0.64; 2 * n], &[1, 2, n]),
+        weight: t(vec![1.0; 2 * n], &[1, 2, n]),
+        vad: t(vec![1.0, 0.0], &[1, 2]),
+    }
+}
+
+fn loss_at(gain: f32, over_suppression: f64) -> f32 {
+    let config = ModelConfig { n_bands: 2, fine_bins: 1, ..ModelConfig::default() };
+    let b = batch(&config);
+    let gains = Tensor::full(gain, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
+    gain_loss(&gains, &b, &config, over_suppression).unwrap().to_scalar::<f32>().unwrap()
+}
+
+#[test]
+fn over_suppression_weighs_speech_turned_down_and_nothing_else() {
+    // √0.36 − √0.64 = −0.2: too low in both hops. The speech hop counts 3×, the pause once.
+    let (sym, asym) = (loss_at(0.36, 1.0), loss_at(0.36, 3.0));
+    assert!(sym > 0.0);
+    assert!((asym / sym - 2.0).abs() < 1e-4, "{asym} / {sym}");
+    // √1 − √0.64 = +0.2: too high; the factor does not apply.
+    let (sym, asym) = (loss_at(1.0, 1.0), loss_at(1.0, 3.0));
+    assert!(sym > 0.0 && (asym - sym).abs() < 1e-6, "{asym} vs {sym}");
+}
+
+#[test]
+fn bands_and_fine_bins_are_averaged_separately() {
+    // Error e = 0.2 on every gain: per gain e² + 10 e⁴ = 0.056. Each group's mean is
+    // 0.056 · count / (count + 1) (the +1 guards against an all-masked batch).
+    let per = 0.04f32 + 10.0 * 0.0016;
+    let expected = per * 4.0 / 5.0 + per * 2.0 / 3.0;
+    let got = loss_at(1.0, 1.0);
+    assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
+}
