@@ -143,7 +143,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, over_suppression,
         } => {
             let config = ModelConfig { hidden, layers, fine_bins, ..ModelConfig::default() };
-            anyhow::ensure!(over_suppression >= 1.0 && over_suppression <= 100.0, "--over-suppression must be in 1..=100");
+            anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");

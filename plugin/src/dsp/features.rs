@@ -63,16 +63,19 @@ impl FeatureExtractor {
         let (abs, rel) = features.split_at_mut(n);
         let (band_mean, fine_mean) = self.mean_db.split_at_mut(n);
         let (band_rel, fine_rel) = rel.split_at_mut(n);
+        let alpha = self.alpha;
+        // Moves a running mean towards `db`; returns the mean-removed feature.
+        let relative = |mean: &mut f32, db: f32| {
+            *mean = alpha * *mean + (1.0 - alpha) * db;
+            (db - *mean) / 20.0
+        };
         for (((&e, m), a), r) in energies.iter().zip(band_mean).zip(abs).zip(band_rel) {
             let db = to_db(e);
-            *m = self.alpha * *m + (1.0 - self.alpha) * db;
             *a = (db + 40.0) / 30.0;
-            *r = (db - *m) / 20.0;
+            *r = relative(m, db);
         }
         for (k, (m, r)) in fine_mean.iter_mut().zip(fine_rel).enumerate() {
-            let db = to_db(power.get(k).copied().unwrap_or(0.0));
-            *m = self.alpha * *m + (1.0 - self.alpha) * db;
-            *r = (db - *m) / 20.0;
+            *r = relative(m, to_db(power.get(k).copied().unwrap_or(0.0)));
         }
     }
 }

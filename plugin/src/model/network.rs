@@ -132,8 +132,7 @@ impl Model {
     }
 
     /// One hop: `features` in (n_features), gains out (n_gains: the bands', then the fine bins';
-    /// each in 0..1); returns the
-    /// voice-activity probability. Never allocates.
+    /// each in 0..1); returns the voice-activity probability. Never allocates.
     pub fn step(&self, state: &mut NetworkState, features: &[f32], gains: &mut [f32]) -> f32 {
         debug_assert_eq!(features.len(), self.config.n_features());
         debug_assert_eq!(gains.len(), self.config.n_gains());
