@@ -2,9 +2,10 @@
 //! (`xtask denoise`/`eval`) and the tests all drive this type.
 //!
 //! Signal path per hop: input FIFO → √Hann analysis → realfft → channel-mean power → band
-//! energies (+ the lowest bins' powers) → features → LSTM → band and fine-bin gains → release
-//! smoothing → floor (Reduction) → band gains spread over bins, fine gains on the lowest bins →
-//! inverse FFT → √Hann synthesis → overlap-add → output FIFO.
+//! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
+//! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
+//! over bins; on the lowest bins, their own gains or the deep filter over the last hops' spectra
+//! → inverse FFT → √Hann synthesis → overlap-add → output FIFO.
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
 //! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).
@@ -16,7 +17,7 @@ use realfft::RealFftPlanner;
 
 use crate::dsp::bands::{BandCenters, BandLayout};
 use crate::dsp::delay::DelayLine;
-use crate::dsp::features::{accumulate_power, FeatureExtractor};
+use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
 use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use crate::model::{Model, NetworkState};
 
@@ -61,12 +62,23 @@ pub struct Denoiser {
     features: Vec<f32>,
     extractor: FeatureExtractor,
     state: NetworkState,
-    /// The network's gains: one per band, then one per fine bin.
+    /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps.
     gains: Vec<f32>,
     prev_gains: Vec<f32>,
+    /// How many of `gains` are gains (release and floor apply to them), not taps.
+    n_gains: usize,
     bin_gains: Vec<f32>,
     /// Fine bins that exist at this rate (all of them from 8 kHz up with 10 ms hops).
     fine_bins: usize,
+    /// Deep-filter taps per fine bin (0: fine bins have gains).
+    df_order: usize,
+    /// Per channel, the fine bins' unprocessed spectra of the last `df_depth` hops, hop-major,
+    /// a ring whose newest hop is at `df_pos` (the filter's input and the phase-advance source).
+    df_history: Vec<Vec<Complex32>>,
+    df_depth: usize,
+    df_pos: usize,
+    /// Channel-summed `X_t · conj(X_{t−1})` of the fine bins (phase-advance features).
+    advance: Vec<Complex32>,
     in_fifo: Vec<Vec<f32>>,
     out_fifo: Vec<Vec<f32>>,
     /// Next write position in the input FIFO, 0..hop.
@@ -107,6 +119,10 @@ impl Denoiser {
         let mut planner = RealFftPlanner::new();
         let hop_s = size.hop as f32 / sample_rate;
         let latency = 2 * size.hop - 1;
+        let fine_bins = cfg.fine_bins.min(size.bins());
+        let df = cfg.df_order > 0;
+        // The phase advance needs the previous hop even for a one-tap filter.
+        let df_depth = if df { cfg.df_order.max(2) } else { 0 };
         let mut this = Self {
             size,
             channels,
@@ -116,12 +132,18 @@ impl Denoiser {
             power: vec![0.0; size.bins()],
             energies: vec![0.0; cfg.n_bands],
             features: vec![0.0; cfg.n_features()],
-            extractor: FeatureExtractor::new(cfg.n_bands, cfg.fine_bins, cfg.norm_tau_s, hop_s),
+            extractor: FeatureExtractor::new(&cfg, hop_s),
             state: model.new_state(),
-            gains: vec![1.0; cfg.n_gains()],
-            prev_gains: vec![1.0; cfg.n_gains()],
+            gains: vec![1.0; cfg.n_head()],
+            prev_gains: vec![1.0; cfg.n_head()],
+            n_gains: if df { cfg.n_bands } else { cfg.n_head() },
             bin_gains: vec![1.0; size.bins()],
-            fine_bins: cfg.fine_bins.min(size.bins()),
+            fine_bins,
+            df_order: cfg.df_order,
+            df_history: vec![vec![Complex32::default(); df_depth * fine_bins]; channels],
+            df_depth,
+            df_pos: 0,
+            advance: vec![Complex32::default(); if df { fine_bins } else { 0 }],
             in_fifo: vec![vec![0.0; size.hop]; channels],
             out_fifo: vec![vec![0.0; size.hop]; channels],
             pos: 0,
@@ -209,6 +231,8 @@ impl Denoiser {
         self.extractor.reset();
         self.state.reset();
         self.prev_gains.fill(1.0);
+        self.df_history.iter_mut().for_each(|h| h.fill(Complex32::default()));
+        self.df_pos = 0;
         self.pos = 0;
         self.wet = self.wet_target;
         self.out_gain = self.out_gain_target;
@@ -263,13 +287,25 @@ impl Denoiser {
     /// One hop of the input FIFO through the network into the output FIFO.
     fn process_hop(&mut self) {
         self.power.fill(0.0);
+        self.advance.fill(Complex32::default());
         let scale = 1.0 / (self.size.fft as f32 * self.channels as f32);
+        let fine = self.fine_bins;
+        if self.df_depth > 0 {
+            self.df_pos = (self.df_pos + 1) % self.df_depth;
+        }
+        let prev_pos = (self.df_pos + self.df_depth.saturating_sub(1)) % self.df_depth.max(1);
         for c in 0..self.channels {
             self.analyzers[c].push_hop(&self.in_fifo[c], &mut self.spectra[c]);
             accumulate_power(&self.spectra[c], scale, &mut self.power);
+            if self.df_depth > 0 {
+                let hist = &mut self.df_history[c];
+                hist[self.df_pos * fine..(self.df_pos + 1) * fine].copy_from_slice(&self.spectra[c][..fine]);
+                let (now, prev) = (&hist[self.df_pos * fine..][..fine], &hist[prev_pos * fine..][..fine]);
+                accumulate_phase_advance(now, prev, &mut self.advance);
+            }
         }
         self.layout.band_energies(&self.power, &mut self.energies);
-        self.extractor.compute(&self.energies, &self.power, &mut self.features);
+        self.extractor.compute(&self.energies, &self.power, &self.advance, &mut self.features);
         let vad = self.model.step(&mut self.state, &self.features, &mut self.gains);
         if !(vad.is_finite() && self.gains.iter().all(|g| g.is_finite())) {
             // Cannot happen with finite inputs and validated weights; if it ever does, the
@@ -284,19 +320,44 @@ impl Denoiser {
         if (self.floor / self.floor_target - 1.0).abs() < 1.2e-3 {
             self.floor = self.floor_target;
         }
-        for (g, prev) in self.gains.iter_mut().zip(&mut self.prev_gains) {
+        let n_gains = self.n_gains;
+        for (g, prev) in self.gains[..n_gains].iter_mut().zip(&mut self.prev_gains) {
             *g = g.max(*prev * GAIN_RELEASE);
             *prev = *g;
             *g = g.max(self.floor).min(1.0);
         }
-        let (band_gains, fine_gains) = self.gains.split_at(self.layout.n_bands());
+        let (band_gains, fine_out) = self.gains.split_at(self.layout.n_bands());
         self.layout.bin_gains(band_gains, &mut self.bin_gains);
-        self.bin_gains[..self.fine_bins].copy_from_slice(&fine_gains[..self.fine_bins]);
+        if self.df_order == 0 {
+            self.bin_gains[..fine].copy_from_slice(&fine_out[..fine]);
+        }
         for c in 0..self.channels {
             for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
                 *x *= *g;
             }
+            if self.df_order > 0 {
+                self.deep_filter(c);
+            }
             self.synthesizers[c].push_spectrum(&mut self.spectra[c], &mut self.out_fifo[c]);
+        }
+    }
+
+    /// Replaces channel `c`'s fine bins by the deep filter's output: per bin, the taps applied to
+    /// its last `df_order` unprocessed spectra (newest first). The Reduction floor mixes in that
+    /// share of the unprocessed bin, so 0 dB Reduction is transparent here too.
+    fn deep_filter(&mut self, c: usize) {
+        let (fine, order, depth) = (self.fine_bins, self.df_order, self.df_depth);
+        let taps = &self.gains[self.layout.n_bands()..];
+        let hist = &self.df_history[c];
+        let floor = self.floor;
+        for (k, (y, bin_taps)) in self.spectra[c][..fine].iter_mut().zip(taps.chunks_exact(2 * order)).enumerate() {
+            let mut acc = Complex32::default();
+            for (i, t) in bin_taps.chunks_exact(2).enumerate() {
+                let x = hist[((self.df_pos + depth - i) % depth) * fine + k];
+                acc += Complex32::new(t[0], t[1]) * x;
+            }
+            let x_now = hist[self.df_pos * fine + k];
+            *y = acc * (1.0 - floor) + x_now * floor;
         }
     }
 }

@@ -193,40 +193,81 @@ fn unsupported_settings_are_refused_with_errors() {
     assert!(Denoiser::new(m, 48_000.0, 9).is_err());
 }
 
-#[test]
-fn fine_bin_gains_act_on_their_own_bin_only() {
-    use lull::model::{serialize, Model, ModelConfig};
-    // A network that ignores its input: every gain fully open (σ(12)) except fine bins 18..=22
-    // (900–1100 Hz), which are shut (σ(−12)). A tone leaks into its neighbours through the
-    // √Hann window (−9.5 dB one bin away, −23.5 dB two away), so one shut bin alone would
-    // take only about 14 dB off a 1000 Hz tone.
-    let config = ModelConfig { hidden: 8, layers: 1, fine_bins: 80, ..ModelConfig::default() };
-    let shut = config.n_bands + 18..=config.n_bands + 22;
+/// A network whose weights are all zero, so its outputs are `σ` or the tap bound of `bias(i)`
+/// whatever it hears.
+fn input_blind_model(config: &lull::model::ModelConfig, bias: impl Fn(usize) -> f32) -> Arc<lull::model::Model> {
     let tensors: Vec<Vec<f32>> = config
         .tensor_shapes()
         .iter()
         .map(|(name, shape)| {
             let mut t = vec![0.0; shape.iter().product()];
             if name == "out.bias" {
-                t.iter_mut().enumerate().for_each(|(i, b)| *b = if shut.contains(&i) { -12.0 } else { 12.0 });
+                t.iter_mut().enumerate().for_each(|(i, b)| *b = bias(i));
             }
             t
         })
         .collect();
-    let model = Arc::new(Model::from_bytes(&serialize(&config, &tensors).unwrap()).unwrap());
+    Arc::new(lull::model::Model::from_bytes(&lull::model::serialize(config, &tensors).unwrap()).unwrap())
+}
+
+fn tone(rate: f32, hz: f32, len: usize) -> Vec<f32> {
+    (0..len).map(|i| 0.3 * (2.0 * std::f32::consts::PI * hz * i as f32 / rate).sin()).collect()
+}
+
+/// Level change in dB of a steady `hz` tone through `model` (0.5 s; the second half measured).
+fn tone_level_db(model: &Arc<lull::model::Model>, rate: f32, hz: f32, reduction_db: f32) -> f32 {
+    let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
+    d.set_reduction_db(reduction_db);
+    let n = (rate as usize) / 2;
+    let x = tone(rate, hz, n);
+    let y = run_blocks(&mut d, &x, &[256]);
+    let rms = |s: &[f32]| (s.iter().map(|v| v * v).sum::<f32>() / s.len() as f32).sqrt();
+    20.0 * (rms(&y[n / 2..]) / rms(&x[n / 2..])).log10()
+}
+
+#[test]
+fn fine_bin_gains_act_on_their_own_bin_only() {
+    use lull::model::ModelConfig;
+    // A network that ignores its input: every gain fully open (σ(12)) except fine bins 18..=22
+    // (900–1100 Hz), which are shut (σ(−12)). A tone leaks into its neighbours through the
+    // √Hann window (−9.5 dB one bin away, −23.5 dB two away), so one shut bin alone would
+    // take only about 14 dB off a 1000 Hz tone.
+    let config = ModelConfig { hidden: 8, layers: 1, fine_bins: 80, ..ModelConfig::default() };
+    let shut = config.n_bands + 18..=config.n_bands + 22;
+    let model = input_blind_model(&config, |i| if shut.contains(&i) { -12.0 } else { 12.0 });
     for &rate in &[16_000.0, 44_100.0, 48_000.0] {
         // Bins are rate / (2 · hop) apart: 50 Hz at these rates.
-        let level = |hz: f32| {
-            let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
-            d.set_reduction_db(60.0);
-            let n = (rate as usize) / 2;
-            let x: Vec<f32> = (0..n).map(|i| 0.3 * (2.0 * std::f32::consts::PI * hz * i as f32 / rate).sin()).collect();
-            let y = run_blocks(&mut d, &x, &[256]);
-            let rms = |s: &[f32]| (s.iter().map(|v| v * v).sum::<f32>() / s.len() as f32).sqrt();
-            20.0 * (rms(&y[n / 2..]) / rms(&x[n / 2..])).log10()
-        };
-        let (at, beside) = (level(1000.0), level(1500.0));
+        let (at, beside) = (tone_level_db(&model, rate, 1000.0, 60.0), tone_level_db(&model, rate, 1500.0, 60.0));
         assert!(at < -30.0, "{rate} Hz: the shut bins' tone comes out at {at:.1} dB");
         assert!(beside.abs() < 0.5, "{rate} Hz: a tone 10 bins away comes out at {beside:.1} dB");
+    }
+}
+
+#[test]
+fn deep_filter_taps_reach_back_one_hop() {
+    use lull::model::ModelConfig;
+    // A network that ignores its input: band gains open, and every fine bin's two taps both
+    // 0.5 + 0i (2·tanh(b/2) = 0.5), so a fine bin's output is the mean of this hop's spectrum and
+    // the previous one's. A 1000 Hz tone advances by 20π per 10 ms hop and passes; a 1050 Hz
+    // tone advances by 21π, so consecutive hops cancel. Band gains cannot tell the two apart.
+    let config = ModelConfig { hidden: 8, layers: 1, fine_bins: 80, df_order: 2, ..ModelConfig::default() };
+    let half = 2.0 * 0.25f32.atanh();
+    let model = input_blind_model(&config, |i| match i.checked_sub(config.n_bands).filter(|&j| j < config.fine_bins * 4) {
+        Some(j) if j % 2 == 0 => half,
+        Some(_) => 0.0,
+        None => 12.0,
+    });
+    for &rate in &[16_000.0, 44_100.0, 48_000.0] {
+        let (kept, cancelled) = (tone_level_db(&model, rate, 1000.0, 100.0), tone_level_db(&model, rate, 1050.0, 100.0));
+        assert!(kept.abs() < 0.5, "{rate} Hz: the in-phase tone comes out at {kept:.1} dB");
+        assert!(cancelled < -30.0, "{rate} Hz: the alternating tone comes out at {cancelled:.1} dB");
+        // Reduction 0 dB is transparent on the deep-filtered bins too.
+        let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
+        d.set_reduction_db(0.0);
+        let x = tone(rate, 1050.0, rate as usize / 4);
+        let y = run_blocks(&mut d, &x, &[256]);
+        let lat = d.latency_samples();
+        let err = (lat..x.len()).map(|i| (y[i] - x[i - lat]).abs()).fold(0.0, f32::max);
+        assert!(err < 1e-4, "{rate} Hz: 0 dB Reduction changes the signal by {err}");
     }
 }

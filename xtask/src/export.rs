@@ -41,16 +41,20 @@ fn model_card(s: &RunState) -> String {
     let _ = writeln!(m, "Written by `cargo xtask export` from the training run's `state.json`.\n");
     let _ = writeln!(m, "## Architecture\n");
     let bin_hz = 1000.0 / (2.0 * c.hop_ms);
-    let (fine_in, fine_out) = if c.fine_bins == 0 {
-        (String::new(), String::new())
-    } else {
-        (
-            format!("; the lowest {} FFT bins' log power minus its running mean", c.fine_bins),
-            format!(", {} per-bin gains for the lowest bins ({bin_hz} Hz each, up to {} Hz)", c.fine_bins, c.fine_bins as f32 * bin_hz),
-        )
+    let top_hz = c.fine_bins as f32 * bin_hz;
+    let (fine_in, fine_out) = match (c.fine_bins, c.df_order) {
+        (0, _) => (String::new(), String::new()),
+        (n, 0) => (
+            format!("; the lowest {n} FFT bins' log power minus its running mean"),
+            format!(", {n} per-bin gains for the lowest bins ({bin_hz} Hz each, up to {top_hz} Hz)"),
+        ),
+        (n, order) => (
+            format!("; the lowest {n} FFT bins' log power minus its running mean and phase advance since the previous hop (cos, sin)"),
+            format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops", order - 1),
+        ),
     };
     let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{fine_in})", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
-    let _ = writeln!(m, "- {} LSTM layers × {} units, dense sigmoid head: {} band gains{fine_out}, voice activity", c.layers, c.hidden, c.n_bands);
+    let _ = writeln!(m, "- {} LSTM layers × {} units, dense head: {} band gains (sigmoid){fine_out}, voice activity", c.layers, c.hidden, c.n_bands);
     let _ = writeln!(m, "- Parameters: {}", c.parameter_count());
     let _ = writeln!(m, "- Frame {} ms, hop {} ms, √Hann windows; latency 2·hop − 1 samples (959 at 48 kHz)\n", 2.0 * c.hop_ms, c.hop_ms);
     let _ = writeln!(m, "## Training\n");

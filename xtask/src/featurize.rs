@@ -2,7 +2,7 @@
 //! (`lull::dsp`), so training features cannot drift from the engine's.
 
 use lull::dsp::bands::{BandCenters, BandLayout};
-use lull::dsp::features::{accumulate_power, FeatureExtractor};
+use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
 use lull::dsp::stft::{Analyzer, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -26,6 +26,11 @@ pub struct Sample {
     pub weight: Vec<f32>,
     /// frames: 1 where the clean frame holds speech.
     pub vad: Vec<f32>,
+    /// With deep filtering (else empty): frames × fine_bins × (re, im) spectra of the mixture
+    /// and of the clean speech in the fine bins, both divided by the mixture's RMS over the
+    /// sequence so the spectral loss does not depend on level.
+    pub df_mix: Vec<f32>,
+    pub df_clean: Vec<f32>,
 }
 
 /// Speech frames are those within this many dB of the clip's loudest frame.
@@ -49,7 +54,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let layout = BandLayout::new(&centers, rate, size.fft);
     let mut planner = RealFftPlanner::new();
     let (mut ac, mut an) = (Analyzer::new(size, &mut planner), Analyzer::new(size, &mut planner));
-    let mut extractor = FeatureExtractor::new(config.n_bands, config.fine_bins, config.norm_tau_s, size.hop as f32 / rate);
+    let mut extractor = FeatureExtractor::new(config, size.hop as f32 / rate);
+    let df = config.df_order > 0;
     let nb = config.n_bands;
     let fine = config.fine_bins.min(size.bins());
     // Centre frequency of every gain the network predicts: the bands', then the fine bins'.
@@ -61,6 +67,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         vec![Complex32::default(); size.bins()],
         vec![Complex32::default(); size.bins()],
     );
+    let mut sm_prev = vec![Complex32::default(); size.bins()];
+    let mut advance = vec![Complex32::default(); if df { fine } else { 0 }];
     let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
@@ -73,6 +81,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         target: Vec::with_capacity(frames * gain_hz.len()),
         weight: Vec::with_capacity(frames * gain_hz.len()),
         vad: Vec::with_capacity(frames),
+        df_mix: Vec::new(),
+        df_clean: Vec::new(),
     };
     let mut clean_frame_energy = Vec::with_capacity(frames);
     for f in 0..frames {
@@ -88,12 +98,27 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         accumulate_power(&sm, scale, &mut pm);
         layout.band_energies(&pc, &mut ec);
         layout.band_energies(&pm, &mut em);
-        extractor.compute(&em, &pm, &mut feat);
+        if df {
+            advance.fill(Complex32::default());
+            accumulate_phase_advance(&sm[..fine], &sm_prev[..fine], &mut advance);
+            for k in 0..config.fine_bins {
+                let (m, c) = if k < fine { (sm[k], sc[k]) } else { Default::default() };
+                s.df_mix.extend([m.re, m.im]);
+                s.df_clean.extend([c.re, c.im]);
+            }
+        }
+        sm_prev.copy_from_slice(&sm);
+        extractor.compute(&em, &pm, &advance, &mut feat);
         s.features.extend_from_slice(&feat);
         let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
         s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));
         s.target.extend((0..config.fine_bins).map(|k| if k < fine { ideal(pc[k], pm[k]) } else { 1.0 }));
         clean_frame_energy.push(pc.iter().sum::<f32>());
+    }
+    if df {
+        let mean_power = s.df_mix.chunks_exact(2).map(|c| c[0] * c[0] + c[1] * c[1]).sum::<f32>() / (s.df_mix.len() / 2).max(1) as f32;
+        let norm = 1.0 / (mean_power.sqrt() + 1e-9);
+        s.df_mix.iter_mut().chain(s.df_clean.iter_mut()).for_each(|x| *x *= norm);
     }
     let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
     let threshold = peak * 10f32.powf(-VAD_RANGE_DB / 10.0);

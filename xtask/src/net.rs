@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, IndexOp, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder, VarMap};
-use lull::model::ModelConfig;
+use lull::model::{ModelConfig, DF_TAP_MAX};
 
 use crate::lstm_op::lstm_sequence;
 
@@ -68,8 +68,13 @@ impl Lstm {
 
 /// Outputs of the network for a batch of sequences.
 pub struct NetOutput {
-    /// (batch, time, n_gains): band gains, then fine-bin gains, each in 0..1.
+    /// (batch, time, n_head): what `lull::model::Model::step` writes.
+    pub head: Tensor,
+    /// (batch, time, ·): the gains in `head`, each in 0..1: the bands', then the fine bins'
+    /// unless they are deep-filtered.
     pub gains: Tensor,
+    /// (batch, time, fine_bins, df_order, 2) deep-filter taps (re, im), newest hop first.
+    pub taps: Option<Tensor>,
     /// (batch, time), voice-activity probability.
     pub vad: Tensor,
 }
@@ -117,15 +122,35 @@ impl LullNet {
             x = lstm(layer, &x)?;
         }
         let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
-        let out = candle_nn::ops::sigmoid(&logits)?;
-        let n = self.config.n_gains();
-        Ok(NetOutput { gains: out.narrow(D::Minus1, 0, n)?, vad: out.narrow(D::Minus1, n, 1)?.squeeze(D::Minus1)? })
+        let c = &self.config;
+        let n_head = c.n_head();
+        let vad = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, n_head, 1)?)?.squeeze(D::Minus1)?;
+        if c.df_order == 0 {
+            let gains = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, 0, n_head)?)?;
+            return Ok(NetOutput { head: gains.clone(), gains, taps: None, vad });
+        }
+        let gains = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, 0, c.n_bands)?)?;
+        let m = DF_TAP_MAX as f64;
+        let taps = ((logits.narrow(D::Minus1, c.n_bands, n_head - c.n_bands)? / m)?.tanh()? * m)?;
+        let head = Tensor::cat(&[&gains, &taps], D::Minus1)?;
+        let (b, t, _) = taps.dims3()?;
+        let taps = taps.reshape((b, t, c.fine_bins, c.df_order, 2))?;
+        Ok(NetOutput { head, gains, taps: Some(taps), vad })
     }
 }
 
-/// Builds a fresh network whose variables live in `varmap`.
+/// Builds a fresh network whose variables live in `varmap`. Deep-filter taps start at zero
+/// bias (an untrained filter lets little through and learns from there; a bias of 2 would make
+/// every tap ≈ 1.5).
 pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<LullNet> {
-    LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))
+    let net = LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))?;
+    if config.df_order > 0 {
+        let mut bias = vec![2.0f32; config.n_outputs()];
+        bias[config.n_bands..config.n_head()].fill(0.0);
+        let vars = varmap.data().lock().expect("variable map lock");
+        vars["out.bias"].set(&Tensor::from_vec(bias, config.n_outputs(), device)?)?;
+    }
+    Ok(net)
 }
 
 /// The variables of `varmap` in the order of `config.tensor_shapes()`, as plain vectors.

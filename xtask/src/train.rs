@@ -91,6 +91,9 @@ pub struct Batch {
     pub target: Tensor,
     pub weight: Tensor,
     pub vad: Tensor,
+    /// With deep filtering: (batch, time, fine_bins, 2) normalised spectra of the mixture and
+    /// of the clean speech in the fine bins (`Sample::df_mix`, `Sample::df_clean`).
+    pub df: Option<(Tensor, Tensor)>,
 }
 
 fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
@@ -112,47 +115,126 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
     let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);
     anyhow::ensure!(frames > 0, "examples are shorter than one hop");
     let ng = config.n_gains();
+    let df = if config.df_order > 0 {
+        let spectra = |pick: fn(&Sample) -> &[f32]| -> Result<Tensor> {
+            Ok(stack(&samples, frames, pick, 2 * config.fine_bins)?.reshape((samples.len(), frames, config.fine_bins, 2))?)
+        };
+        Some((spectra(|s| &s.df_mix)?, spectra(|s| &s.df_clean)?))
+    } else {
+        None
+    };
     Ok(Batch {
         features: stack(&samples, frames, |s| &s.features, config.n_features())?,
         target: stack(&samples, frames, |s| &s.target, ng)?,
         weight: stack(&samples, frames, |s| &s.weight, ng)?,
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
+        df,
     })
 }
 
 /// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
-/// sample weights, plus a small voice-activity cross-entropy.
+/// sample weights, the deep filter's spectral loss if it has one, plus a small voice-activity
+/// cross-entropy.
 pub fn loss(net: &LullNet, b: &Batch, over_suppression: f64) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
-    let gain_loss = gain_loss(&out.gains, b, net.config(), over_suppression)?;
+    let mut total = gain_loss(&out.gains, b, net.config(), over_suppression)?;
+    if let (Some(taps), Some((mix, clean))) = (&out.taps, &b.df) {
+        let nb = net.config().n_bands;
+        let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
+        total = (total + df_loss(taps, mix, clean, &weight, &b.vad, over_suppression)?)?;
+    }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
-    Ok((gain_loss + (bce * 0.05)?)?)
+    Ok((total + (bce * 0.05)?)?)
 }
 
-/// The gain part of `loss`. In speech frames, an error below the target (speech turned down)
-/// counts `over_suppression` times; everywhere else, and above the target, once.
+/// Sum of `per` over entries weighted by `weight`, divided by the weights' sum (+1, so an
+/// all-masked batch gives 0 rather than NaN).
+fn masked_mean(per: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    let w = weight.sum_all()?.to_scalar::<f32>()? as f64;
+    Ok(((per * weight)?.sum_all()? / (w + 1.0))?)
+}
+
+/// Factor 1, or `over_suppression` where `below` (1/0) marks speech turned down in a speech frame.
+fn asymmetry(below: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+    let below = below.to_dtype(DType::F32)?;
+    let mut vad = vad.clone();
+    while vad.rank() < below.rank() {
+        vad = vad.unsqueeze(vad.rank())?;
+    }
+    Ok(((below.broadcast_mul(&vad)? * (over_suppression - 1.0))? + 1.0)?)
+}
+
+/// The gain part of `loss`, over the gains the network has (the bands', and the fine bins'
+/// unless they are deep-filtered). In speech frames, an error below the target (speech turned
+/// down) counts `over_suppression` times; everywhere else, and above the target, once.
 pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, over_suppression: f64) -> Result<Tensor> {
-    let d = ((gains + 1e-6)?.sqrt()? - b.target.sqrt()?)?;
+    let n = gains.dim(2)?;
+    let d = ((gains + 1e-6)?.sqrt()? - b.target.narrow(2, 0, n)?.sqrt()?)?;
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
-    let mut per_gain = ((&d2 + (d2.sqr()? * 10.0)?)? * &b.weight)?;
+    let mut per_gain = (&d2 + (d2.sqr()? * 10.0)?)?;
     if over_suppression != 1.0 {
-        let below = d.lt(0.0)?.to_dtype(DType::F32)?.broadcast_mul(&b.vad.unsqueeze(2)?)?;
-        per_gain = (&per_gain * ((below * (over_suppression - 1.0))? + 1.0)?)?;
+        per_gain = (&per_gain * asymmetry(&d.lt(0.0)?, &b.vad, over_suppression)?)?;
     }
     // Bands and fine bins are two views of the same spectrum: each is averaged over its own
     // weights, so the many fine bins do not drown the bands.
-    let (nb, nf) = (config.n_bands, config.fine_bins);
-    let masked_mean = |start: usize, len: usize| -> Result<Tensor> {
-        let w = b.weight.narrow(2, start, len)?.sum_all()?.to_scalar::<f32>()? as f64;
-        Ok((per_gain.narrow(2, start, len)?.sum_all()? / (w + 1.0))?)
-    };
-    let mut total = masked_mean(0, nb)?;
-    if nf > 0 {
-        total = (total + masked_mean(nb, nf)?)?;
+    let nb = config.n_bands;
+    let group = |start: usize, len: usize| masked_mean(&per_gain.narrow(2, start, len)?, &b.weight.narrow(2, start, len)?);
+    let mut total = group(0, nb)?;
+    if n > nb {
+        total = (total + group(nb, n - nb)?)?;
     }
     Ok(total)
+}
+
+/// Compression of the spectral loss: magnitudes are compared as |X|^0.5, so quiet parts of the
+/// spectrum count (DeepFilterNet uses 0.6).
+const SPECTRAL_POWER: f64 = 0.5;
+
+/// The deep filter applied to a batch: `taps` (batch, time, bins, order, 2) over `mix` (batch,
+/// time, bins, 2), newest hop first, hops before the sequence start read as zero. The same sum
+/// as the engine's `deep_filter`.
+pub fn deep_filter(taps: &Tensor, mix: &Tensor) -> Result<Tensor> {
+    let (b, t, k, order, _) = taps.dims5()?;
+    let (mut re, mut im) = (Tensor::zeros((b, t, k), DType::F32, mix.device())?, Tensor::zeros((b, t, k), DType::F32, mix.device())?);
+    for i in 0..order.min(t) {
+        // The mixture i hops back.
+        let x = if i == 0 {
+            mix.clone()
+        } else {
+            Tensor::cat(&[&Tensor::zeros((b, i, k, 2), DType::F32, mix.device())?, &mix.narrow(1, 0, t - i)?], 1)?
+        };
+        let (xr, xi) = (x.narrow(3, 0, 1)?.squeeze(3)?, x.narrow(3, 1, 1)?.squeeze(3)?);
+        let tap = taps.narrow(3, i, 1)?.squeeze(3)?;
+        let (tr, ti) = (tap.narrow(3, 0, 1)?.squeeze(3)?, tap.narrow(3, 1, 1)?.squeeze(3)?);
+        re = (re + ((&tr * &xr)? - (&ti * &xi)?)?)?;
+        im = (im + ((&tr * &xi)? + (&ti * &xr)?)?)?;
+    }
+    Ok(Tensor::stack(&[re, im], 3)?)
+}
+
+/// Spectral loss of the deep-filtered fine bins against the clean speech (DeepFilterNet's): a
+/// compressed-magnitude term and a compressed-complex term (which also sees phase), masked by
+/// `weight` (batch, time, bins). Compressed magnitude below the clean one in speech frames
+/// counts `over_suppression` times.
+pub fn df_loss(taps: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+    let out = deep_filter(taps, mix)?;
+    // |X|^p and X·|X|^(p−1), with a floor so the gradient at |X| = 0 stays finite.
+    let compress = |x: &Tensor| -> Result<(Tensor, Tensor)> {
+        let mag = (x.sqr()?.sum(3)? + 1e-8)?.sqrt()?;
+        let mag_c = mag.powf(SPECTRAL_POWER)?;
+        let scale = (&mag_c / &mag)?.unsqueeze(3)?;
+        Ok((mag_c, x.broadcast_mul(&scale)?))
+    };
+    let ((om, oc), (cm, cc)) = (compress(&out)?, compress(clean)?);
+    let dm = (&om - &cm)?;
+    let mut per = dm.sqr()?;
+    if over_suppression != 1.0 {
+        per = (&per * asymmetry(&dm.lt(0.0)?, vad, over_suppression)?)?;
+    }
+    let per = (per + (&oc - &cc)?.sqr()?.sum(3)?)?;
+    masked_mean(&per, weight)
 }
 
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by

@@ -14,6 +14,7 @@ fn batch(config: &ModelConfig) -> Batch {
         target: t(vec![0.64; 2 * n], &[1, 2, n]),
         weight: t(vec![1.0; 2 * n], &[1, 2, n]),
         vad: t(vec![1.0, 0.0], &[1, 2]),
+        df: None,
     }
 }
 

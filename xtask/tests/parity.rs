@@ -27,16 +27,16 @@ fn parity(config: &ModelConfig) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let input: Vec<f32> = (0..hops * f).map(|_| rng.gen_range(-2.0..2.0)).collect();
     let out = candle_net.forward(&Tensor::from_vec(input.clone(), (1, hops, f), &Device::Cpu).unwrap()).unwrap();
-    let gains = out.gains.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+    let gains = out.head.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
     let vad = out.vad.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
 
     let mut state = model.new_state();
-    let mut g = vec![0.0; config.n_gains()];
+    let mut g = vec![0.0; config.n_head()];
     let mut worst = 0.0f32;
     for t in 0..hops {
         let v = model.step(&mut state, &input[t * f..(t + 1) * f], &mut g);
         worst = worst.max((v - vad[t]).abs());
-        for b in 0..config.n_gains() {
+        for b in 0..config.n_head() {
             worst = worst.max((g[b] - gains[t][b]).abs());
         }
     }
@@ -57,5 +57,7 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     parity(&ModelConfig { hidden: 24, layers: 1, n_bands: 16, ..ModelConfig::default() });
     // With a gain per low bin.
     parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 80, ..ModelConfig::default() });
+    // With deep-filter taps on the low bins.
+    parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 64, df_order: 3, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 40, layers: 3, ..ModelConfig::default() });
 }

@@ -7,48 +7,58 @@ use lull::model::{Model, ModelConfig};
 use xtask::synth::SyntheticSource;
 use xtask::train::{self, TrainOptions, TrainRequest};
 
+/// A small run on the synthetic corpus, with the over-suppression factor on so its path runs.
+fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64, resume: bool) -> TrainRequest {
+    TrainRequest {
+        config: config.clone(),
+        options: TrainOptions {
+            steps,
+            batch: 4,
+            seq_frames: 60,
+            lr: 5e-3,
+            seed,
+            val_every: 10,
+            val_batches: 2,
+            checkpoint_every: 10,
+            workers: 1,
+            time_budget_min: 0.0,
+            over_suppression: 2.0,
+        },
+        run_dir: dir.to_path_buf(),
+        resume,
+        corpus_name: "synthetic".into(),
+        source: Arc::new(SyntheticSource),
+        val_source: Arc::new(SyntheticSource),
+        command: "test".into(),
+    }
+}
+
+/// The validation loss fell by 10 %, and the run exports a file the plugin loads with the same
+/// configuration; returns the export directory.
+fn loss_fell_and_export_loads(state: &train::RunState, config: &ModelConfig, dir: &std::path::Path) -> std::path::PathBuf {
+    let v = &state.val_loss;
+    let (start, end) = (v.first().unwrap().1, v.last().unwrap().1);
+    assert!(end < 0.9 * start, "validation loss did not fall: {v:?}");
+    let weights = dir.join("weights");
+    xtask::export::export(dir, &weights).unwrap();
+    let model = Model::from_bytes(&std::fs::read(weights.join("lull.safetensors")).unwrap()).unwrap();
+    assert_eq!(model.config(), config);
+    weights
+}
+
 #[test]
 fn smoke_train_lowers_loss_resumes_and_exports() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Fine bins and the over-suppression factor on, so their training paths run too.
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, ..ModelConfig::default() };
-    let options = |steps| TrainOptions {
-        steps,
-        batch: 4,
-        seq_frames: 60,
-        lr: 5e-3,
-        seed: 3,
-        val_every: 10,
-        val_batches: 2,
-        checkpoint_every: 10,
-        workers: 1,
-        time_budget_min: 0.0,
-        over_suppression: 2.0,
-    };
-    let request = |steps, resume| TrainRequest {
-        config: config.clone(),
-        options: options(steps),
-        run_dir: dir.clone(),
-        resume,
-        corpus_name: "synthetic".into(),
-        source: Arc::new(SyntheticSource),
-        val_source: Arc::new(SyntheticSource),
-        command: "test".into(),
-    };
+    let request = |steps, resume| request(&config, &dir, steps, 3, resume);
     let first = train::train(request(20, false)).unwrap();
     assert_eq!(first.step, 20);
     let resumed = train::train(request(40, true)).unwrap();
     assert_eq!(resumed.step, 40);
     assert_eq!(resumed.command, "test` (to step 20), then `test", "the record of how the weights were made");
-    let v = &resumed.val_loss;
-    let (start, end) = (v.first().unwrap().1, v.last().unwrap().1);
-    assert!(end < 0.9 * start, "validation loss did not fall: {v:?}");
-
-    let weights = dir.join("weights");
-    xtask::export::export(&dir, &weights).unwrap();
-    let model = Model::from_bytes(&std::fs::read(weights.join("lull.safetensors")).unwrap()).unwrap();
-    assert_eq!(model.config(), &config);
+    let weights = loss_fell_and_export_loads(&resumed, &config, &dir);
     let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
     assert!(card.contains(&config.parameter_count().to_string()));
 
@@ -66,5 +76,15 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     assert!(!card.contains("Not evaluated yet") && !card.contains("first table"), "{card}");
     let (table, notes) = (card.find("| second table |").unwrap(), card.find("## What was tried").unwrap());
     assert!(table < notes && card.contains("- a note"), "{card}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn smoke_train_with_deep_filtering_lowers_loss() {
+    let dir = std::env::temp_dir().join(format!("lull-smoke-df-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, df_order: 3, ..ModelConfig::default() };
+    let state = train::train(request(&config, &dir, 30, 5, false)).unwrap();
+    loss_fell_and_export_loads(&state, &config, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,10 @@ use super::ModelError;
 /// feature semantics change.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Bound on a deep-filter tap's real and imaginary parts: taps are `DF_TAP_MAX · tanh(x /
+/// DF_TAP_MAX)` of the network's output, smooth for training and never wild in the engine.
+pub const DF_TAP_MAX: f32 = 2.0;
+
 /// safetensors metadata keys.
 pub const META_FORMAT_VERSION: &str = "lull.format_version";
 pub const META_CONFIG: &str = "lull.config";
@@ -38,6 +42,14 @@ pub struct ModelConfig {
     /// 80 was tried and gave nothing measurable (weights/MODEL.md).
     #[serde(default)]
     pub fine_bins: usize,
+    /// Deep filtering (DeepFilterNet) on the fine bins: 0 = one real gain per fine bin; N ≥ 1 =
+    /// a complex FIR over the bin's current and N − 1 previous hops, predicted per hop (2·N
+    /// outputs per bin). Unlike a gain, it can use the phase that carries on from hop to hop in
+    /// a voiced harmonic, and so pull a harmonic out of noise in the same bin. Each fine bin then
+    /// also gets two features: its phase advance since the previous hop, as a unit vector.
+    /// 0 for files written before this field existed.
+    #[serde(default)]
+    pub df_order: usize,
 }
 
 impl Default for ModelConfig {
@@ -51,24 +63,43 @@ impl Default for ModelConfig {
             hidden: 128,
             layers: 2,
             fine_bins: 0,
+            df_order: 0,
         }
     }
 }
 
 impl ModelConfig {
-    /// Input width of the first layer: two features per band, one per fine bin.
+    /// Input width of the first layer: two features per band; per fine bin one, or three with
+    /// deep filtering.
     pub fn n_features(&self) -> usize {
-        2 * self.n_bands + self.fine_bins
+        2 * self.n_bands + self.fine_bins * self.features_per_fine_bin()
     }
 
-    /// Gains the network predicts per hop: one per band, then one per fine bin.
+    /// Input features per fine bin: mean-removed log power, then with deep filtering the phase
+    /// advance (cos, sin).
+    pub fn features_per_fine_bin(&self) -> usize {
+        if self.df_order > 0 { 3 } else { 1 }
+    }
+
+    /// Quantities a training target exists for: one gain per band, then one per fine bin.
     pub fn n_gains(&self) -> usize {
         self.n_bands + self.fine_bins
     }
 
-    /// Output width: the gains, then the voice-activity probability.
+    /// Network outputs per fine bin: a gain, or the deep filter's `df_order` complex taps.
+    pub fn outputs_per_fine_bin(&self) -> usize {
+        if self.df_order > 0 { 2 * self.df_order } else { 1 }
+    }
+
+    /// What `Model::step` writes per hop: band gains, then the fine bins' outputs (bin-major:
+    /// for each bin its gain, or its taps as (re, im) pairs from the current hop back).
+    pub fn n_head(&self) -> usize {
+        self.n_bands + self.fine_bins * self.outputs_per_fine_bin()
+    }
+
+    /// Output width: the head, then the voice-activity probability.
     pub fn n_outputs(&self) -> usize {
-        self.n_gains() + 1
+        self.n_head() + 1
     }
 
     /// Input width of LSTM layer `layer`.
@@ -109,6 +140,12 @@ impl ModelConfig {
         // 8 kHz, the lowest rate the engine takes, has 81 bins of 50 Hz.
         if self.fine_bins > 80 {
             return bad(format!("fine_bins = {} (expected 0..=80)", self.fine_bins));
+        }
+        if self.df_order > 8 || (self.df_order > 0 && self.fine_bins == 0) {
+            return bad(format!(
+                "df_order = {} with fine_bins = {} (expected 0..=8, and fine bins to filter)",
+                self.df_order, self.fine_bins
+            ));
         }
         if !(1..=1024).contains(&self.hidden) {
             return bad(format!("hidden = {} (expected 1..=1024)", self.hidden));

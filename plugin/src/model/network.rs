@@ -1,7 +1,8 @@
 //! Allocation-free inference: stacked LSTM layers (PyTorch/candle layout, gate order i, f, g, o)
-//! and a dense sigmoid head giving one gain per band plus a voice-activity probability.
+//! and a dense head giving one gain per band (sigmoid), the fine bins' gains (sigmoid) or deep
+//! filter taps (bounded tanh), and a voice-activity probability (sigmoid).
 
-use super::{weights, ModelConfig, ModelError};
+use super::{weights, ModelConfig, ModelError, DF_TAP_MAX};
 
 /// One LSTM layer, with `[W_ih | W_hh]` fused row by row so each gate row is one dot product
 /// over `[x; h]`, and the two bias vectors summed.
@@ -131,11 +132,12 @@ impl Model {
         }
     }
 
-    /// One hop: `features` in (n_features), gains out (n_gains: the bands', then the fine bins';
-    /// each in 0..1); returns the voice-activity probability. Never allocates.
-    pub fn step(&self, state: &mut NetworkState, features: &[f32], gains: &mut [f32]) -> f32 {
+    /// One hop: `features` in (n_features), the head out (n_head: band gains in 0..1, then the
+    /// fine bins' gains or deep-filter taps); returns the voice-activity probability. Never
+    /// allocates.
+    pub fn step(&self, state: &mut NetworkState, features: &[f32], head: &mut [f32]) -> f32 {
         debug_assert_eq!(features.len(), self.config.n_features());
-        debug_assert_eq!(gains.len(), self.config.n_gains());
+        debug_assert_eq!(head.len(), self.config.n_head());
         state.xh[0][..features.len()].copy_from_slice(features);
         for (l, layer) in self.layers.iter().enumerate() {
             let hsz = layer.hidden;
@@ -174,10 +176,14 @@ impl Model {
             .zip(self.out_weight.chunks_exact(self.config.hidden))
             .zip(&self.out_bias)
         {
-            *o = sigmoid(dot(row, h) + b);
+            *o = dot(row, h) + b;
         }
-        gains.copy_from_slice(&state.logits[..self.config.n_gains()]);
-        state.logits[self.config.n_gains()]
+        let n_head = self.config.n_head();
+        let taps = if self.config.df_order > 0 { self.config.n_bands..n_head } else { 0..0 };
+        for (i, (o, x)) in head.iter_mut().zip(&state.logits).enumerate() {
+            *o = if taps.contains(&i) { DF_TAP_MAX * (x / DF_TAP_MAX).tanh() } else { sigmoid(*x) };
+        }
+        sigmoid(state.logits[n_head])
     }
 }
 
