@@ -290,18 +290,19 @@ impl Denoiser {
         self.advance.fill(Complex32::default());
         let scale = 1.0 / (self.size.fft as f32 * self.channels as f32);
         let fine = self.fine_bins;
+        // The ring moves on one slot; the slot written last hop holds the previous hop.
+        let prev = self.df_pos;
         if self.df_depth > 0 {
-            self.df_pos = (self.df_pos + 1) % self.df_depth;
+            self.df_pos = (prev + 1) % self.df_depth;
         }
-        let prev_pos = (self.df_pos + self.df_depth.saturating_sub(1)) % self.df_depth.max(1);
+        let pos = self.df_pos;
         for c in 0..self.channels {
             self.analyzers[c].push_hop(&self.in_fifo[c], &mut self.spectra[c]);
             accumulate_power(&self.spectra[c], scale, &mut self.power);
             if self.df_depth > 0 {
                 let hist = &mut self.df_history[c];
-                hist[self.df_pos * fine..(self.df_pos + 1) * fine].copy_from_slice(&self.spectra[c][..fine]);
-                let (now, prev) = (&hist[self.df_pos * fine..][..fine], &hist[prev_pos * fine..][..fine]);
-                accumulate_phase_advance(now, prev, &mut self.advance);
+                hist[pos * fine..(pos + 1) * fine].copy_from_slice(&self.spectra[c][..fine]);
+                accumulate_phase_advance(&hist[pos * fine..][..fine], &hist[prev * fine..][..fine], &mut self.advance);
             }
         }
         self.layout.band_energies(&self.power, &mut self.energies);

@@ -43,8 +43,8 @@ pub fn accumulate_phase_advance(current: &[Complex32], previous: &[Complex32], a
 pub struct FeatureExtractor {
     n_bands: usize,
     fine_bins: usize,
-    /// Whether the fine bins get phase-advance features (deep filtering).
-    phase: bool,
+    /// `ModelConfig::n_features`, the width `compute` writes.
+    n_features: usize,
     /// Running means: the bands', then the fine bins'.
     mean_db: Vec<f32>,
     /// Per-hop decay of the running mean.
@@ -58,15 +58,14 @@ impl FeatureExtractor {
         Self {
             n_bands,
             fine_bins,
-            phase: config.df_order > 0,
+            n_features: config.n_features(),
             mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / config.norm_tau_s).exp(),
         }
     }
 
-    /// Two features per band; one per fine bin, three with phase advance.
     pub fn n_features(&self) -> usize {
-        2 * self.n_bands + self.fine_bins * if self.phase { 3 } else { 1 }
+        self.n_features
     }
 
     pub fn reset(&mut self) {
