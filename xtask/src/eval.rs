@@ -64,6 +64,10 @@ pub struct Report {
     pub high_band_db: BTreeMap<String, f64>,
     /// White Gaussian noise at 0 dB SNR on 22.05 kHz speech: SI-SDR improvement over the input.
     pub white_noise_si_sdr_improvement_db: BTreeMap<String, f64>,
+    /// The test speech with no noise added, 48 kHz: scores against itself.
+    pub clean_speech: BTreeMap<String, Scores>,
+    /// The same: output-to-clean energy during speech over the whole band (0 = untouched).
+    pub clean_speech_energy_db: BTreeMap<String, f64>,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
@@ -194,7 +198,9 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let full = CorpusSource::open(&o.data_dir, Split::Test)?.full_band_only()?;
     let mut high: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    let pb = bar(2 * o.per_bucket, "high-band and white-noise checks");
+    let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();
+    let mut clean_energy: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    let pb = bar(3 * o.per_bucket, "high-band, white-noise and clean-speech checks");
     for i in 0..o.per_bucket {
         let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
         let ex = full.mix(&mut rng, 48_000, len, 15.0, -26.0, NoiseChoice::Any);
@@ -221,6 +227,21 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             e.1 += 1;
         }
         pb.inc(1);
+        // Clean speech: the buckets' speech with nothing to remove. A denoiser should leave it
+        // alone; what it takes off here it takes off every voice.
+        let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
+        let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, -26.0, NoiseChoice::Any).clean;
+        for (name, out) in [("nnnoiseless", run_rnnoise(&clean, BASE_RATE)), ("lull", run_lull(&o.model, &clean, BASE_RATE, o.reduction_db)?)] {
+            let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
+            add(clean_scores.entry(name.into()).or_default(), &s);
+            let r = band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB);
+            if r.is_finite() {
+                let e = clean_energy.entry(name.into()).or_default();
+                e.0 += r;
+                e.1 += 1;
+            }
+        }
+        pb.inc(1);
     }
     pb.finish_and_clear();
     let avg = |m: BTreeMap<String, (f64, usize)>| m.into_iter().map(|(k, (s, n))| (k, s / n.max(1) as f64)).collect();
@@ -230,6 +251,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         overall,
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
+        clean_speech: clean_scores.iter().map(|(k, s)| (k.clone(), mean(s))).collect(),
+        clean_speech_energy_db: avg(clean_energy),
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
@@ -269,6 +292,11 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "\nOriginal experiment (white Gaussian noise, 0 dB SNR, 22.05 kHz speech): SI-SDR improvement:");
     for (k, v) in &r.white_noise_si_sdr_improvement_db {
         let _ = writeln!(m, "- {k}: {v:+.2} dB");
+    }
+    let _ = writeln!(m, "\nClean speech (the buckets' speech with no noise added, 48 kHz): PESQ-WB / STOI / SI-SDR, and output-to-clean energy during speech:");
+    for (k, s) in &r.clean_speech {
+        let energy = r.clean_speech_energy_db.get(k).copied().unwrap_or(f64::NAN);
+        let _ = writeln!(m, "- {k}: {:.3} / {:.3} / {:.2} dB, energy {energy:+.2} dB", s.pesq_wb, s.stoi, s.si_sdr);
     }
     m
 }

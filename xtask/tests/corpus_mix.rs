@@ -1,5 +1,6 @@
 //! The training loader's on-the-fly mixtures: requested SNR within 0.5 dB for every noise class,
 //! exact lengths at every training rate, finite audio, and the clip bandwidth carried through.
+//! And `cargo xtask eval` end to end on the same tiny corpus.
 
 use lull::dsp::stft::StftSize;
 use lull::model::ModelConfig;
@@ -14,25 +15,25 @@ fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32) {
     xtask::wav::write(path, &[samples.to_vec()], rate).unwrap();
 }
 
-/// A tiny corpus: two "voices" (harmonic bursts with pauses) and one recorded-noise clip, all
-/// in the train split.
-fn tiny_corpus(dir: &std::path::Path) {
+/// A tiny corpus: two "voices" (harmonic bursts with pauses, one band-limited, one full-band)
+/// and one recorded-noise clip, all in `split`.
+fn tiny_corpus(dir: &std::path::Path, split: Split) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let mut clips = Vec::new();
     for (i, &(rate, bw)) in [(22_050u32, 8_000u32), (44_100, 16_000)].iter().enumerate() {
         let x = xtask::synth::clean(&mut rng, rate as f32, rate as usize * 2);
         let path = format!("audio/speech/fake/v{i}.wav");
         write_wav(&dir.join(&path), &x, rate);
-        clips.push(clip(&path, Kind::Speech, rate, bw, 10.0 * (active_power(&x, rate as f32) as f64).log10()));
+        clips.push(clip(&path, Kind::Speech, rate, bw, 10.0 * (active_power(&x, rate as f32) as f64).log10(), split));
     }
     let n: Vec<f32> = (0..32_000).map(|_| rng.gen_range(-0.1f32..0.1)).collect();
     write_wav(&dir.join("audio/noise/fake/n.wav"), &n, 16_000);
-    clips.push(clip("audio/noise/fake/n.wav", Kind::Noise, 16_000, 8_000, -25.0));
+    clips.push(clip("audio/noise/fake/n.wav", Kind::Noise, 16_000, 8_000, -25.0, split));
     let m = Manifest { format_version: FORMAT_VERSION, measurement: "test".into(), packages: vec![], clips, dropped: vec![] };
     m.save(dir).unwrap();
 }
 
-fn clip(path: &str, kind: Kind, rate: u32, bandwidth_hz: u32, level: f64) -> Clip {
+fn clip(path: &str, kind: Kind, rate: u32, bandwidth_hz: u32, level: f64, split: Split) -> Clip {
     Clip {
         path: path.into(),
         kind,
@@ -43,7 +44,7 @@ fn clip(path: &str, kind: Kind, rate: u32, bandwidth_hz: u32, level: f64) -> Cli
         speaker: (kind == Kind::Speech).then(|| path.into()),
         language: None,
         group: path.into(),
-        split: Split::Train,
+        split,
         duration_s: 2.0,
         rate,
         bandwidth_hz,
@@ -55,7 +56,7 @@ fn clip(path: &str, kind: Kind, rate: u32, bandwidth_hz: u32, level: f64) -> Cli
 #[test]
 fn mixtures_hit_the_requested_snr_within_half_a_db() {
     let dir = tempfile::tempdir().unwrap();
-    tiny_corpus(dir.path());
+    tiny_corpus(dir.path(), Split::Train);
     let source = CorpusSource::open(dir.path(), Split::Train).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     for snr in [-5.0f32, 0.0, 5.0, 10.0, 15.0, 20.0] {
@@ -74,7 +75,7 @@ fn mixtures_hit_the_requested_snr_within_half_a_db() {
 #[test]
 fn training_examples_have_exact_lengths_and_carry_bandwidth() {
     let dir = tempfile::tempdir().unwrap();
-    tiny_corpus(dir.path());
+    tiny_corpus(dir.path(), Split::Train);
     let source = CorpusSource::open(dir.path(), Split::Train).unwrap();
     let config = ModelConfig::default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
@@ -144,4 +145,37 @@ fn loss_mask_follows_each_utterance_bandwidth() {
         }
     }
     assert!(limited > 20 && full > 20, "speech frames: {limited} band-limited, {full} full-band");
+}
+
+#[test]
+fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Test);
+    let options = xtask::eval::EvalOptions {
+        data_dir: dir.path().into(),
+        model: lull::model::default_model().unwrap(),
+        rates: vec![48_000, 22_050],
+        per_bucket: 1,
+        seconds: 2.0,
+        seed: 7,
+        reduction_db: 0.0,
+    };
+    let r = xtask::eval::evaluate(&options).unwrap();
+    for rate in [48_000, 22_050] {
+        let buckets = &r.buckets[&rate];
+        assert_eq!(buckets.keys().copied().collect::<Vec<_>>(), vec![-5, 0, 5, 10, 15]);
+        let noisy: Vec<f64> = buckets.values().map(|b| b["noisy"].si_sdr).collect();
+        assert!(noisy.windows(2).all(|w| w[1] > w[0] + 3.0), "noisy SI-SDR must follow the SNR: {noisy:?}");
+        // At 0 dB Reduction the engine is transparent, so Lull's output is the noisy input,
+        // aligned to the sample (a latency error would show as a large SI-SDR difference).
+        for (snr, b) in buckets {
+            assert!((b["lull"].si_sdr - b["noisy"].si_sdr).abs() < 0.05, "{rate} Hz, {snr} dB: {:?}", b);
+        }
+    }
+    // Clean speech with nothing removed: energy and waveform kept.
+    assert!(r.clean_speech_energy_db["lull"].abs() < 0.05, "{:?}", r.clean_speech_energy_db);
+    assert!(r.clean_speech["lull"].si_sdr > 40.0, "{:?}", r.clean_speech);
+    assert!(r.clean_speech.contains_key("nnnoiseless"));
+    let md = xtask::eval::markdown(&r);
+    assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |"), "{md}");
 }

@@ -1,0 +1,105 @@
+//! Where a model's quality is lost: per SNR, PESQ-WB of the noisy input, of Lull, and of the
+//! *ideal* band gains (√(E_clean/E_mix) per band, the training target, applied through the same
+//! STFT and band layout), plus the model's mean gain error per band in speech frames (dB,
+//! negative = speech turned down). The ideal gains are the ceiling of a band-gain denoiser; the
+//! per-band bias shows where the model falls short of it. SNR 60 stands for clean speech.
+//!
+//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir]`
+use std::sync::Arc;
+use lull::dsp::bands::{BandCenters, BandLayout};
+use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
+use lull::model::Model;
+use rand::{rngs::StdRng, SeedableRng};
+use realfft::{num_complex::Complex32, RealFftPlanner};
+use xtask::corpus::{CorpusSource, NoiseChoice};
+use xtask::data::manifest::Split;
+use xtask::featurize::featurize;
+use xtask::metrics::{pesq_wb, si_sdr};
+
+/// `x` through the analysis/synthesis STFT with per-hop band gains (frame-major, `n_head` per
+/// hop; only the bands are used), floored at `floor`. Output aligned with the input.
+fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<f32> {
+    let cfg = model.config();
+    let size = StftSize::for_rate(rate, cfg.hop_ms);
+    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
+    let layout = BandLayout::new(&centers, rate, size.fft);
+    let mut p = RealFftPlanner::new();
+    let (mut a, mut s) = (Analyzer::new(size, &mut p), Synthesizer::new(size, &mut p));
+    let mut spec = vec![Complex32::default(); size.bins()];
+    let mut bg = vec![0.0; size.bins()];
+    let mut out = vec![0.0; x.len() + size.hop];
+    let mut xp = x.to_vec();
+    xp.resize(x.len() + size.hop, 0.0);
+    let nh = cfg.n_head();
+    for (f, (i, o)) in xp.chunks_exact(size.hop).zip(out.chunks_exact_mut(size.hop)).enumerate() {
+        a.push_hop(i, &mut spec);
+        let g: Vec<f32> = gains.get(f * nh..f * nh + cfg.n_bands).map(|g| g.iter().map(|v| v.max(floor)).collect()).unwrap_or(vec![1.0; cfg.n_bands]);
+        layout.bin_gains(&g, &mut bg);
+        spec.iter_mut().zip(&bg).for_each(|(x, g)| *x *= *g);
+        s.push_spectrum(&mut spec, o);
+    }
+    out[size.hop..].to_vec()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(weights) = args.get(1) else {
+        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus]");
+    };
+    let model = Arc::new(Model::from_bytes(&std::fs::read(weights)?)?);
+    let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(6);
+    let corpus = args.get(3).map(String::as_str).unwrap_or("target/corpus");
+    let cfg = model.config().clone();
+    let source = CorpusSource::open(std::path::Path::new(corpus), Split::Test)?;
+    let rate = 48_000u32;
+    let len = 4 * rate as usize;
+    let floor = 10f32.powf(-30.0 / 20.0);
+    let nb = cfg.n_bands;
+    for snr in [-5.0f32, 0.0, 5.0, 10.0, 15.0, 60.0] {
+        let (mut pn, mut pl, mut po, mut pp, mut sl, mut so) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut bias = vec![(0.0f64, 0usize); nb];
+        let mut abserr = 0.0f64;
+        let mut nerr = 0usize;
+        for i in 0..n {
+            let mut rng = StdRng::seed_from_u64(7 ^ i as u64);
+            let ex = source.mix(&mut rng, rate, len, snr, -26.0, NoiseChoice::Any);
+            let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
+            let s = featurize(&cfg, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
+            let mut state = model.new_state();
+            let mut head = vec![0.0; cfg.n_head()];
+            let mut pred = Vec::new();
+            for f in 0..s.frames {
+                model.step(&mut state, &s.features[f * cfg.n_features()..(f + 1) * cfg.n_features()], &mut head);
+                pred.extend_from_slice(&head);
+            }
+            let nh = cfg.n_head();
+            for f in 0..s.frames {
+                if s.vad[f] < 0.5 { continue; }
+                for b in 0..nb {
+                    let k = f * nh + b;
+                    if s.weight[k] < 0.5 { continue; }
+                    let (p, t) = (pred[k].max(floor), s.target[k].max(floor));
+                    let d = 20.0 * (p / t).log10() as f64;
+                    bias[b].0 += d;
+                    bias[b].1 += 1;
+                    abserr += d.abs();
+                    nerr += 1;
+                }
+            }
+            let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0)?;
+            let oracle = apply(&model, &noisy, rate as f32, &s.target, floor);
+            let predo = apply(&model, &noisy, rate as f32, &pred, floor);
+            pn += pesq_wb(&ex.clean, &noisy, rate)?;
+            pl += pesq_wb(&ex.clean, &lull, rate)?;
+            po += pesq_wb(&ex.clean, &oracle, rate)?;
+            pp += pesq_wb(&ex.clean, &predo, rate)?;
+            sl += si_sdr(&ex.clean, &lull);
+            so += si_sdr(&ex.clean, &oracle);
+        }
+        let k = n as f64;
+        println!("snr {snr:>4}: PESQ noisy {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
+        let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
+        println!("   bias dB per band (speech frames): {}", b.join(" "));
+    }
+    Ok(())
+}
