@@ -21,7 +21,7 @@ fn main() {
         };
         let s = Instant::now();
         for _ in 0..3 {
-            let l = train::loss(&netw, &batch, 1.0).unwrap();
+            let l = train::loss(&netw, &batch, train::Asymmetry::SYMMETRIC).unwrap();
             opt.backward_step(&l).unwrap();
         }
         let dt = s.elapsed().as_secs_f64() / 3.0;

@@ -85,6 +85,10 @@ enum Command {
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
         over_suppression: f64,
+        /// Scale the band gains' extra charge for speech turned down by the target gain: full
+        /// where speech dominates a band, none where noise does.
+        #[arg(long)]
+        over_suppression_by_target: bool,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -145,6 +149,7 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, over_suppression,
+            over_suppression_by_target,
         } => {
             let config = ModelConfig { hidden, layers, fine_bins, df_order, ..ModelConfig::default() };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
@@ -165,6 +170,7 @@ fn main() -> Result<()> {
                 checkpoint_every: checkpoint_every.max(1), workers,
                 time_budget_min: time_budget_min.max(0.0),
                 over_suppression,
+                over_suppression_by_target,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;

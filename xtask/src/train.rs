@@ -63,6 +63,31 @@ pub struct TrainOptions {
     /// Loss factor on speech turned down below its target (`gain_loss`); 1 = symmetric.
     #[serde(default = "symmetric")]
     pub over_suppression: f64,
+    /// Scale the band gains' extra charge by the target gain (`Asymmetry::by_target`).
+    #[serde(default)]
+    pub over_suppression_by_target: bool,
+}
+
+impl TrainOptions {
+    pub fn asymmetry(&self) -> Asymmetry {
+        Asymmetry { factor: self.over_suppression, by_target: self.over_suppression_by_target }
+    }
+}
+
+/// How much more the loss charges for speech turned down than for noise left in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Asymmetry {
+    /// Factor on a gain predicted below its target in a speech frame (1 = symmetric).
+    pub factor: f64,
+    /// Band and fine-bin gains only: scale the extra charge by the target gain, so it is full
+    /// where speech dominates (target near 1) and vanishes where noise does (target near 0):
+    /// there, turning the band down takes little audible speech, and leaving noise in is what
+    /// is heard.
+    pub by_target: bool,
+}
+
+impl Asymmetry {
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false };
 }
 
 fn symmetric() -> f64 {
@@ -135,13 +160,13 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
 /// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
 /// sample weights, the deep filter's spectral loss if it has one, plus a small voice-activity
 /// cross-entropy.
-pub fn loss(net: &LullNet, b: &Batch, over_suppression: f64) -> Result<Tensor> {
+pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
-    let mut total = gain_loss(&out.gains, b, net.config(), over_suppression)?;
+    let mut total = gain_loss(&out.gains, b, net.config(), asymmetry)?;
     if let (Some(taps), Some((mix, clean))) = (&out.taps, &b.df) {
         let nb = net.config().n_bands;
         let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
-        total = (total + df_loss(taps, mix, clean, &weight, &b.vad, over_suppression)?)?;
+        total = (total + df_loss(taps, mix, clean, &weight, &b.vad, asymmetry.factor)?)?;
     }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
@@ -155,27 +180,35 @@ fn masked_mean(per: &Tensor, weight: &Tensor) -> Result<Tensor> {
     Ok(((per * weight)?.sum_all()? / (w + 1.0))?)
 }
 
-/// Factor 1, or `over_suppression` where `below` (1/0) marks speech turned down in a speech frame.
-fn asymmetry(below: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+/// Factor 1, or `over_suppression` where `below` (1/0) marks speech turned down in a speech frame;
+/// with `scale` (shaped like `below`), the extra charge is multiplied by it.
+fn asymmetry(below: &Tensor, vad: &Tensor, over_suppression: f64, scale: Option<&Tensor>) -> Result<Tensor> {
     let below = below.to_dtype(DType::F32)?;
     let mut vad = vad.clone();
     while vad.rank() < below.rank() {
         vad = vad.unsqueeze(vad.rank())?;
     }
-    Ok(((below.broadcast_mul(&vad)? * (over_suppression - 1.0))? + 1.0)?)
+    let mut extra = (below.broadcast_mul(&vad)? * (over_suppression - 1.0))?;
+    if let Some(scale) = scale {
+        extra = (extra * scale)?;
+    }
+    Ok((extra + 1.0)?)
 }
 
 /// The gain part of `loss`, over the gains the network has (the bands', and the fine bins'
 /// unless they are deep-filtered). In speech frames, an error below the target (speech turned
-/// down) counts `over_suppression` times; everywhere else, and above the target, once.
-pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, over_suppression: f64) -> Result<Tensor> {
+/// down) counts `asymmetry.factor` times (scaled towards once as the target falls, with
+/// `by_target`); everywhere else, and above the target, once.
+pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetry) -> Result<Tensor> {
     let n = gains.dim(2)?;
-    let d = ((gains + 1e-6)?.sqrt()? - b.target.narrow(2, 0, n)?.sqrt()?)?;
+    let target = b.target.narrow(2, 0, n)?;
+    let d = ((gains + 1e-6)?.sqrt()? - target.sqrt()?)?;
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
     let mut per_gain = (&d2 + (d2.sqr()? * 10.0)?)?;
-    if over_suppression != 1.0 {
-        per_gain = (&per_gain * asymmetry(&d.lt(0.0)?, &b.vad, over_suppression)?)?;
+    if asym.factor != 1.0 {
+        let scale = asym.by_target.then_some(&target);
+        per_gain = (&per_gain * asymmetry(&d.lt(0.0)?, &b.vad, asym.factor, scale)?)?;
     }
     // Bands and fine bins are two views of the same spectrum: each is averaged over its own
     // weights, so the many fine bins do not drown the bands.
@@ -231,7 +264,7 @@ pub fn df_loss(taps: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad
     let dm = (&om - &cm)?;
     let mut per = dm.sqr()?;
     if over_suppression != 1.0 {
-        per = (&per * asymmetry(&dm.lt(0.0)?, vad, over_suppression)?)?;
+        per = (&per * asymmetry(&dm.lt(0.0)?, vad, over_suppression, None)?)?;
     }
     let per = (per + (&oc - &cc)?.sqr()?.sum(3)?)?;
     masked_mean(&per, weight)
@@ -373,7 +406,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     let validate = |net: &LullNet| -> Result<f32> {
         let mut total = 0.0;
         for b in &val {
-            total += loss(net, b, options.over_suppression)?.to_scalar::<f32>()?;
+            total += loss(net, b, options.asymmetry())?.to_scalar::<f32>()?;
         }
         Ok(total / val.len().max(1) as f32)
     };
@@ -403,7 +436,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
         let batch = loader.next()?;
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
-        let l = loss(&net, &batch, options.over_suppression)?;
+        let l = loss(&net, &batch, options.asymmetry())?;
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;
         anyhow::ensure!(lv.is_finite(), "loss became {lv} at step {}; lower --lr", state.step);

@@ -3,7 +3,7 @@
 
 use candle_core::{Device, Tensor};
 use lull::model::ModelConfig;
-use xtask::train::{gain_loss, Batch};
+use xtask::train::{gain_loss, Asymmetry, Batch};
 
 /// Two hops (speech, then a pause), two bands and one fine bin, every target 0.64.
 fn batch(config: &ModelConfig) -> Batch {
@@ -19,10 +19,14 @@ fn batch(config: &ModelConfig) -> Batch {
 }
 
 fn loss_at(gain: f32, over_suppression: f64) -> f32 {
+    loss_with(gain, Asymmetry { factor: over_suppression, by_target: false })
+}
+
+fn loss_with(gain: f32, asymmetry: Asymmetry) -> f32 {
     let config = ModelConfig { n_bands: 2, fine_bins: 1, ..ModelConfig::default() };
     let b = batch(&config);
     let gains = Tensor::full(gain, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
-    gain_loss(&gains, &b, &config, over_suppression).unwrap().to_scalar::<f32>().unwrap()
+    gain_loss(&gains, &b, &config, asymmetry).unwrap().to_scalar::<f32>().unwrap()
 }
 
 #[test]
@@ -34,6 +38,18 @@ fn over_suppression_weighs_speech_turned_down_and_nothing_else() {
     // √1 − √0.64 = +0.2: too high; the factor does not apply.
     let (sym, asym) = (loss_at(1.0, 1.0), loss_at(1.0, 3.0));
     assert!(sym > 0.0 && (asym - sym).abs() < 1e-6, "{asym} vs {sym}");
+}
+
+#[test]
+fn by_target_scales_the_extra_charge_by_the_target_gain() {
+    // Too low in both hops, as above. With factor 3 scaled by the 0.64 target, the speech hop
+    // counts 1 + 2 · 0.64 = 2.28 times, the pause once: (2.28 + 1) / 2 = 1.64 × symmetric.
+    let sym = loss_at(0.36, 1.0);
+    let scaled = loss_with(0.36, Asymmetry { factor: 3.0, by_target: true });
+    assert!((scaled / sym - 1.64).abs() < 1e-4, "{scaled} / {sym}");
+    // Too high: nothing changes.
+    let (sym, scaled) = (loss_at(1.0, 1.0), loss_with(1.0, Asymmetry { factor: 3.0, by_target: true }));
+    assert!((scaled - sym).abs() < 1e-6, "{scaled} vs {sym}");
 }
 
 #[test]
