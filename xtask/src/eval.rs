@@ -134,6 +134,15 @@ fn mean(s: &Scores) -> Scores {
     }
 }
 
+/// Adds `value` to `name`'s (sum, count), unless it is undefined (NaN or infinite).
+fn tally_finite(sums: &mut BTreeMap<String, (f64, usize)>, name: &str, value: f64) {
+    if value.is_finite() {
+        let e = sums.entry(name.into()).or_default();
+        e.0 += value;
+        e.1 += 1;
+    }
+}
+
 fn bar(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
     pb.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ETA {eta}").expect("valid template"));
@@ -206,12 +215,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let ex = full.mix(&mut rng, 48_000, len, 15.0, -26.0, NoiseChoice::Any);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
         for (name, out) in [("noisy", noisy.clone()), ("nnnoiseless", run_rnnoise(&noisy, 48_000)), ("lull", run_lull(&o.model, &noisy, 48_000, o.reduction_db)?)] {
-            let r = band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB);
-            if r.is_finite() {
-                let e = high.entry(name.into()).or_default();
-                e.0 += r;
-                e.1 += 1;
-            }
+            tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
         }
         pb.inc(1);
         // The original experiment: white Gaussian noise at 0 dB on 22.05 kHz speech.
@@ -234,12 +238,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         for (name, out) in [("nnnoiseless", run_rnnoise(&clean, BASE_RATE)), ("lull", run_lull(&o.model, &clean, BASE_RATE, o.reduction_db)?)] {
             let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
-            let r = band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB);
-            if r.is_finite() {
-                let e = clean_energy.entry(name.into()).or_default();
-                e.0 += r;
-                e.1 += 1;
-            }
+            tally_finite(&mut clean_energy, name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
         }
         pb.inc(1);
     }
@@ -251,7 +250,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         overall,
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
-        clean_speech: clean_scores.iter().map(|(k, s)| (k.clone(), mean(s))).collect(),
+        clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_db: avg(clean_energy),
         per_bucket: o.per_bucket,
         seconds: o.seconds,
