@@ -40,7 +40,12 @@ pub struct CorpusSource {
     speech_pick: WeightedIndex<f64>,
     noise: Vec<Clip>,
     rate_pick: WeightedIndex<f64>,
+    /// Largest relative speed change of a speech clip (0 = none); see `with_speed_perturbation`.
+    speed_perturb: f64,
 }
+
+/// Speed factors are drawn in steps of this size.
+const SPEED_STEP: f64 = 0.025;
 
 fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
     let clips: Vec<_> = manifest.clips(kind, split).collect();
@@ -83,7 +88,17 @@ impl CorpusSource {
             speech,
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
+            speed_perturb: 0.0,
         })
+    }
+
+    /// Plays half of the speech clips faster or slower, like tape, by up to `max` (0.1 = ±10 %,
+    /// in steps of 2.5 %): pitch, formants and tempo move together, which turns a few hundred
+    /// speakers into more voices than the corpus has. Bandwidths move with the speed, so the
+    /// loss mask stays right. 0 leaves the clips as recorded (and draws nothing from the RNG).
+    pub fn with_speed_perturbation(mut self, max: f64) -> Self {
+        self.speed_perturb = max;
+        self
     }
 
     /// Speech clips in this split (for reporting).
@@ -91,8 +106,23 @@ impl CorpusSource {
         self.speech.iter().map(|c| c.samples.len() as f64 / c.rate as f64).sum()
     }
 
-    fn clip_at(clip: &Clip, rate: u32) -> Vec<f32> {
-        if clip.rate == rate { clip.samples.to_vec() } else { resample(&clip.samples, clip.rate, rate) }
+    /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.
+    /// The clip is taken to be recorded at its rate times `speed`, rounded to 100 Hz so the
+    /// resampling ratio stays a short fraction (rubato's block sizes grow with its denominator).
+    fn clip_at(clip: &Clip, rate: u32, speed: f64) -> (Vec<f32>, f32) {
+        let from = if speed == 1.0 { clip.rate } else { ((clip.rate as f64 * speed / 100.0).round() * 100.0) as u32 };
+        (resample(&clip.samples, from, rate), from as f32 / clip.rate as f32)
+    }
+
+    /// A speed factor for the next clip: 1, or with speed perturbation on, half the time a
+    /// step of `SPEED_STEP` within ±`speed_perturb`.
+    fn draw_speed(&self, rng: &mut StdRng) -> f64 {
+        let steps = (self.speed_perturb / SPEED_STEP).round() as i32;
+        if steps == 0 || !rng.gen_bool(0.5) {
+            return 1.0;
+        }
+        let k = rng.gen_range(1..=steps);
+        1.0 + if rng.gen_bool(0.5) { k as f64 } else { -(k as f64) } * SPEED_STEP
     }
 
     /// Utterances with pauses, at a common active level of `level_db`, filling `len` samples.
@@ -103,13 +133,13 @@ impl CorpusSource {
         let mut pos = (rng.gen_range(0.0..0.5) * rate as f32) as usize;
         while pos < len {
             let clip = &self.speech[self.speech_pick.sample(rng)];
-            let x = Self::clip_at(clip, rate);
+            let (x, speed) = Self::clip_at(clip, rate, self.draw_speed(rng));
             let g = 10f32.powf((level_db - clip.level_db) / 20.0);
             let n = x.len().min(len - pos);
             for (o, v) in out[pos..pos + n].iter_mut().zip(&x) {
                 *o += g * v;
             }
-            utterances.push(Utterance { start: pos, end: pos + n, bandwidth_hz: clip.bandwidth_hz.min(rate as f32 / 2.0) });
+            utterances.push(Utterance { start: pos, end: pos + n, bandwidth_hz: (clip.bandwidth_hz * speed).min(rate as f32 / 2.0) });
             pos += n + (rng.gen_range(0.1..0.8) * rate as f32) as usize;
         }
         (out, utterances)

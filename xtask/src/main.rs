@@ -89,6 +89,10 @@ enum Command {
         /// where speech dominates a band, none where noise does.
         #[arg(long)]
         over_suppression_by_target: bool,
+        /// Play half of the training speech clips up to this much faster or slower (0.1 = ±10 %,
+        /// pitch and formants move with it) for more voices than the corpus has; 0 = as recorded.
+        #[arg(long, default_value_t = 0.0)]
+        speed_perturb: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -149,17 +153,18 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, over_suppression,
-            over_suppression_by_target,
+            over_suppression_by_target, speed_perturb,
         } => {
             let config = ModelConfig { hidden, layers, fine_bins, df_order, ..ModelConfig::default() };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
+            anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
                 "data" => (
-                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?),
+                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb)),
                     Arc::new(CorpusSource::open(&data_dir, Split::Val)?),
                 ),
                 other => anyhow::bail!("unknown corpus `{other}` (available: data, synthetic)"),
@@ -171,6 +176,7 @@ fn main() -> Result<()> {
                 time_budget_min: time_budget_min.max(0.0),
                 over_suppression,
                 over_suppression_by_target,
+                speed_perturb,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;

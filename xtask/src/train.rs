@@ -66,6 +66,9 @@ pub struct TrainOptions {
     /// Scale the band gains' extra charge by the target gain (`Asymmetry::by_target`).
     #[serde(default)]
     pub over_suppression_by_target: bool,
+    /// Largest speed change of training speech clips (`CorpusSource::with_speed_perturbation`).
+    #[serde(default)]
+    pub speed_perturb: f64,
 }
 
 impl TrainOptions {

@@ -105,6 +105,36 @@ fn training_examples_have_exact_lengths_and_carry_bandwidth() {
 }
 
 #[test]
+fn speed_perturbation_moves_duration_and_bandwidth_together() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    let source = CorpusSource::open(dir.path(), Split::Train).unwrap().with_speed_perturbation(0.1);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let rate = 48_000usize;
+    let mut speeds = Vec::new();
+    for _ in 0..10 {
+        let ex = source.mix(&mut rng, rate as u32, rate * 12, 10.0, -26.0, NoiseChoice::White);
+        for u in ex.utterances.iter().filter(|u| u.end < ex.clean.len()) {
+            // Both clips last 2 s as recorded, with 8 or 16 kHz of bandwidth: a clip played
+            // `s` times as fast lasts 2/s seconds and reaches s times as high.
+            let s = [8_000.0f32, 16_000.0]
+                .iter()
+                .map(|b| u.bandwidth_hz / b)
+                .find(|s| (0.89..=1.11).contains(s))
+                .unwrap_or_else(|| panic!("bandwidth {} Hz is no perturbed clip's", u.bandwidth_hz));
+            // Drawn on a 2.5 % grid; the clip's rate times the speed is rounded to 100 Hz.
+            let steps = (s - 1.0) / 0.025;
+            assert!((steps - steps.round()).abs() < 0.2, "speed {s} is off the 2.5 % grid");
+            let expected = 2.0 * rate as f32 / s;
+            assert!(((u.end - u.start) as f32 - expected).abs() <= 2.0, "speed {s}: {} samples, expected {expected}", u.end - u.start);
+            speeds.push(s);
+        }
+    }
+    let changed = speeds.iter().filter(|&&s| (s - 1.0).abs() > 1e-3).count();
+    assert!(changed * 4 > speeds.len() && changed < speeds.len(), "{changed} of {} clips perturbed", speeds.len());
+}
+
+#[test]
 fn loss_mask_follows_each_utterance_bandwidth() {
     use lull::dsp::bands::BandCenters;
     use xtask::featurize::featurize;
