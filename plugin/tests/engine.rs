@@ -90,20 +90,46 @@ fn zero_reduction_is_transparent_after_latency() {
     }
 }
 
+/// A network with small random weights and `config`'s features (its output means nothing, but
+/// every feature reaches it).
+fn random_model(config: &lull::model::ModelConfig, seed: u64) -> Arc<lull::model::Model> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let tensors: Vec<Vec<f32>> =
+        config.tensor_shapes().iter().map(|(_, shape)| (0..shape.iter().product()).map(|_| rng.gen_range(-0.3..0.3)).collect()).collect();
+    Arc::new(lull::model::Model::from_bytes(&lull::model::serialize(config, &tensors).unwrap()).unwrap())
+}
+
+type MakeDenoiser = Box<dyn Fn(f32, usize) -> Denoiser>;
+
+/// Denoiser factories (rate, channels) for the engine-behaviour tests below: the embedded
+/// model's, and a random network with the noise-floor features, so that feature path is held
+/// to the same block-size invariance and bad-audio handling.
+fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
+    let config = lull::model::ModelConfig { floor_features: true, ..lull::model::ModelConfig::default() };
+    let floor = random_model(&config, 5);
+    vec![("embedded", Box::new(denoiser)), ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap()))]
+}
+
 #[test]
 fn output_does_not_depend_on_block_size() {
+    for (name, make) in denoisers() {
+        output_does_not_depend_on_block_size_with(name, || make(48_000.0, 1));
+    }
+}
+
+fn output_does_not_depend_on_block_size_with(name: &str, denoiser: impl Fn() -> Denoiser) {
     let rate = 48_000.0;
     let x = signal(48_000 * 3, rate, 7);
-    let mut reference_d = denoiser(rate, 1);
+    let mut reference_d = denoiser();
     let reference = run_blocks(&mut reference_d, &x, &[480]);
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let random_sizes: Vec<usize> = (0..500).map(|_| rng.gen_range(0..1500)).collect();
     let schedules: Vec<Vec<usize>> = vec![vec![1], vec![13], vec![4096], vec![0, 7, 0, 300], random_sizes];
     for sizes in &schedules {
-        let mut d = denoiser(rate, 1);
+        let mut d = denoiser();
         let y = run_blocks(&mut d, &x, sizes);
         let err = y.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(err <= 1e-6, "block sizes {:?}…: max difference {err}", &sizes[..sizes.len().min(4)]);
+        assert!(err <= 1e-6, "{name}: block sizes {:?}…: max difference {err}", &sizes[..sizes.len().min(4)]);
     }
 }
 
@@ -124,10 +150,16 @@ fn denoising_actually_changes_a_noisy_signal() {
 
 #[test]
 fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
+    for (name, make) in denoisers() {
+        bad_audio_recovers_with(name, || make(48_000.0, 2));
+    }
+}
+
+fn bad_audio_recovers_with(name: &str, denoiser: impl Fn() -> Denoiser) {
     let rate = 48_000.0;
     let len = 48_000 * 4;
     let x = signal(len, rate, 11);
-    let mut clean_d = denoiser(rate, 2);
+    let mut clean_d = denoiser();
     let mut clean = vec![x.clone(), x.clone()];
     {
         let (a, b) = clean.split_at_mut(1);
@@ -136,7 +168,7 @@ fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
     let bursts: [(&str, f32); 4] =
         [("NaN", f32::NAN), ("+Inf", f32::INFINITY), ("-Inf", f32::NEG_INFINITY), ("denormal", 1.0e-40)];
     for (what, v) in bursts {
-        let mut d = denoiser(rate, 2);
+        let mut d = denoiser();
         let burst = 48_000..48_000 + 4_800; // 100 ms at 1 s
         let mut y = vec![x.clone(), x.clone()];
         for i in burst.clone() {
@@ -150,7 +182,7 @@ fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
             let (a, b) = y.split_at_mut(1);
             d.process(&mut [&mut a[0][start..end], &mut b[0][start..end]]);
         }
-        assert!(y.iter().flatten().all(|s| s.is_finite()), "{what}: non-finite output");
+        assert!(y.iter().flatten().all(|s| s.is_finite()), "{name}, {what}: non-finite output");
         // One second after the burst has left the engine, output matches an engine that never
         // saw it (the running means and recurrent state have forgotten it).
         let settled = burst.end + d.latency_samples() + 48_000;
@@ -158,7 +190,7 @@ fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
             .map(|i| (y[0][i] - clean[0][i]).abs())
             .fold(0.0, f32::max);
         let peak = clean[0][settled..].iter().fold(0.0f32, |m, s| m.max(s.abs()));
-        assert!(err <= 0.05 * peak, "{what}: still off by {err} (peak {peak}) 1 s after the burst");
+        assert!(err <= 0.05 * peak, "{name}, {what}: still off by {err} (peak {peak}) 1 s after the burst");
     }
 }
 

@@ -4,7 +4,7 @@
 //! negative = speech turned down). The ideal gains are the ceiling of a band-gain denoiser; the
 //! per-band bias shows where the model falls short of it. SNR 60 stands for clean speech.
 //!
-//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir]`
+//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60]`
 use std::sync::Arc;
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
@@ -44,18 +44,19 @@ fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let Some(weights) = args.get(1) else {
-        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus]");
+        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus] [SNRS=-5,0,5,10,15,60]");
     };
     let model = Arc::new(Model::from_bytes(&std::fs::read(weights)?)?);
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(6);
     let corpus = args.get(3).map(String::as_str).unwrap_or("target/corpus");
+    let snrs: Vec<f32> = args.get(4).map(String::as_str).unwrap_or("-5,0,5,10,15,60").split(',').map(str::parse).collect::<Result<_, _>>()?;
     let cfg = model.config().clone();
     let source = CorpusSource::open(std::path::Path::new(corpus), Split::Test)?;
     let rate = 48_000u32;
     let len = 4 * rate as usize;
     let floor = 10f32.powf(-30.0 / 20.0);
     let nb = cfg.n_bands;
-    for snr in [-5.0f32, 0.0, 5.0, 10.0, 15.0, 60.0] {
+    for snr in snrs {
         let (mut pn, mut pl, mut po, mut pp, mut sl, mut so) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         let mut bias = vec![(0.0f64, 0usize); nb];
         let mut abserr = 0.0f64;

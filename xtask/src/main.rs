@@ -81,6 +81,10 @@ enum Command {
         /// previous hops (0 = a real gain per fine bin instead; 1..=8).
         #[arg(long, default_value_t = ModelConfig::default().df_order)]
         df_order: usize,
+        /// A third feature per band: its log energy above a 1.5 s running minimum (the noise
+        /// floor), i.e. an a-posteriori SNR estimate.
+        #[arg(long)]
+        floor_features: bool,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -152,10 +156,10 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
-            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, over_suppression,
-            over_suppression_by_target, speed_perturb,
+            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features,
+            over_suppression, over_suppression_by_target, speed_perturb,
         } => {
-            let config = ModelConfig { hidden, layers, fine_bins, df_order, ..ModelConfig::default() };
+            let config = ModelConfig { hidden, layers, fine_bins, df_order, floor_features, ..ModelConfig::default() };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
             anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
             config.validate()?;

@@ -60,4 +60,6 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     // With deep-filter taps on the low bins.
     parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 64, df_order: 3, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 40, layers: 3, ..ModelConfig::default() });
+    // With the noise-floor features (a wider first layer).
+    parity(&ModelConfig { hidden: 24, layers: 1, floor_features: true, ..ModelConfig::default() });
 }

@@ -15,6 +15,14 @@ use crate::model::ModelConfig;
 const FLOOR_DB: f32 = -120.0;
 /// Initial running mean (dB), a quiet room: the first second settles from here.
 const MEAN_INIT_DB: f32 = -70.0;
+/// The noise floor is the minimum band energy over this long (minimum statistics: long enough
+/// to span a pause between syllables, short enough to follow noise that gets louder)…
+pub const NOISE_FLOOR_WINDOW_S: f32 = 1.5;
+/// …kept as the minima of this many sub-windows, so a minimum leaves the window a sub-window
+/// at a time instead of needing the whole history.
+const NOISE_FLOOR_SUBWINDOWS: usize = 6;
+/// Band energies at or below this (dB) are digital silence to the noise floor.
+const SILENCE_DB: f32 = FLOOR_DB + 20.0;
 
 /// Adds `scale · |X_k|²` for one channel's spectrum into `power`. Called once per channel with
 /// `scale = 1 / (fft_size · channels)` this gives the channels' mean power per bin, normalised
@@ -49,6 +57,75 @@ pub struct FeatureExtractor {
     mean_db: Vec<f32>,
     /// Per-hop decay of the running mean.
     alpha: f32,
+    /// With `floor_features`, the noise-floor tracker of every band.
+    floor: Option<NoiseFloor>,
+}
+
+/// Running minimum of each band's log energy over the last `NOISE_FLOOR_WINDOW_S`: the minima
+/// of the current sub-window and of the `NOISE_FLOOR_SUBWINDOWS` − 1 before it. Fixed-size
+/// after construction (the engine's audio thread calls `push`).
+#[derive(Debug, Clone)]
+struct NoiseFloor {
+    /// Hops per sub-window.
+    hops: usize,
+    /// Hops pushed into the current sub-window.
+    filled: usize,
+    /// Per band: the current sub-window's minimum.
+    current: Vec<f32>,
+    /// Sub-window-major: the finished sub-windows' minima, oldest overwritten first.
+    past: Vec<f32>,
+    /// Next sub-window slot in `past` to overwrite.
+    slot: usize,
+}
+
+impl NoiseFloor {
+    fn new(n_bands: usize, hop_s: f32) -> Self {
+        let hops = ((NOISE_FLOOR_WINDOW_S / NOISE_FLOOR_SUBWINDOWS as f32 / hop_s).round() as usize).max(1);
+        let mut floor = Self {
+            hops,
+            filled: 0,
+            current: vec![0.0; n_bands],
+            past: vec![0.0; n_bands * (NOISE_FLOOR_SUBWINDOWS - 1)],
+            slot: 0,
+        };
+        floor.reset();
+        floor
+    }
+
+    /// Forgets everything: the first hop pushed is the floor until a lower one comes.
+    fn reset(&mut self) {
+        self.current.fill(f32::MAX);
+        self.past.fill(f32::MAX);
+        self.filled = 0;
+        self.slot = 0;
+    }
+
+    /// Takes band `b`'s log energy for this hop and returns its floor (the window's minimum,
+    /// this hop included). Call for every band in order, then `end_hop`. Energies at or below
+    /// `SILENCE_DB` (digital silence: a dropout, a gate, NaN input zeroed by the engine) do not
+    /// count: otherwise the noise that comes back afterwards would read as far above a floor of
+    /// −120 dB for a whole window. Until a band has a floor, it is `db` itself.
+    fn push(&mut self, b: usize, db: f32) -> f32 {
+        let n = self.current.len();
+        let c = &mut self.current[b];
+        if db > SILENCE_DB {
+            *c = c.min(db);
+        }
+        let floor = self.past.iter().skip(b).step_by(n).fold(*c, |m, &p| m.min(p));
+        if floor == f32::MAX { db } else { floor }
+    }
+
+    /// Closes a hop; every `hops` hops the current sub-window becomes the newest past one.
+    fn end_hop(&mut self) {
+        self.filled += 1;
+        if self.filled == self.hops {
+            let n = self.current.len();
+            self.past[self.slot * n..(self.slot + 1) * n].copy_from_slice(&self.current);
+            self.slot = (self.slot + 1) % (NOISE_FLOOR_SUBWINDOWS - 1);
+            self.current.fill(f32::MAX);
+            self.filled = 0;
+        }
+    }
 }
 
 impl FeatureExtractor {
@@ -61,6 +138,7 @@ impl FeatureExtractor {
             n_features: config.n_features(),
             mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / config.norm_tau_s).exp(),
+            floor: config.floor_features.then(|| NoiseFloor::new(n_bands, hop_s)),
         }
     }
 
@@ -70,10 +148,13 @@ impl FeatureExtractor {
 
     pub fn reset(&mut self) {
         self.mean_db.fill(MEAN_INIT_DB);
+        if let Some(floor) = &mut self.floor {
+            floor.reset();
+        }
     }
 
-    /// Writes `[absolute; mean-removed; fine mean-removed; fine phase advance (cos, sin)]`
-    /// features for one hop's band energies, bin powers (`power`, from bin 0) and, with deep
+    /// Writes `[absolute; mean-removed; above the noise floor (with `floor_features`); fine
+    /// mean-removed; fine phase advance (cos, sin)]` features for one hop's band energies, bin powers (`power`, from bin 0) and, with deep
     /// filtering, the fine bins' `advance` (`accumulate_phase_advance`; ignored otherwise). Fine
     /// bins past the end of `power` or `advance` read as silence.
     pub fn compute(&mut self, energies: &[f32], power: &[f32], advance: &[Complex32], features: &mut [f32]) {
@@ -83,6 +164,7 @@ impl FeatureExtractor {
         let (abs, rel) = features.split_at_mut(n);
         let (band_mean, fine_mean) = self.mean_db.split_at_mut(n);
         let (band_rel, rest) = rel.split_at_mut(n);
+        let (above_floor, rest) = rest.split_at_mut(if self.floor.is_some() { n } else { 0 });
         let (fine_rel, phase) = rest.split_at_mut(self.fine_bins);
         let alpha = self.alpha;
         // Moves a running mean towards `db`; returns the mean-removed feature.
@@ -90,10 +172,16 @@ impl FeatureExtractor {
             *mean = alpha * *mean + (1.0 - alpha) * db;
             (db - *mean) / 20.0
         };
-        for (((&e, m), a), r) in energies.iter().zip(band_mean).zip(abs).zip(band_rel) {
+        for (b, (((&e, m), a), r)) in energies.iter().zip(band_mean).zip(abs).zip(band_rel).enumerate() {
             let db = to_db(e);
             *a = (db + 40.0) / 30.0;
             *r = relative(m, db);
+            if let Some(floor) = &mut self.floor {
+                above_floor[b] = (db - floor.push(b, db)) / 20.0;
+            }
+        }
+        if let Some(floor) = &mut self.floor {
+            floor.end_hop();
         }
         for (k, (m, r)) in fine_mean.iter_mut().zip(fine_rel).enumerate() {
             *r = relative(m, to_db(power.get(k).copied().unwrap_or(0.0)));
@@ -129,5 +217,49 @@ mod tests {
         assert!((phase[0] - 0.7f32.cos()).abs() < 1e-5 && (phase[1] - 0.7f32.sin()).abs() < 1e-5, "{phase:?}");
         assert_eq!(&phase[2..], &[0.0; 4]);
         assert!(features.iter().all(|f| f.is_finite()));
+    }
+
+    /// Runs `fx` on a band energy of `db` in every band for `hops` hops and returns the
+    /// above-the-floor feature of band 0 at each.
+    fn floor_feature(fx: &mut FeatureExtractor, n_bands: usize, db: f32, hops: usize) -> Vec<f32> {
+        let mut features = vec![f32::NAN; fx.n_features()];
+        let e = vec![10f32.powf(db / 10.0); n_bands];
+        (0..hops)
+            .map(|_| {
+                fx.compute(&e, &[], &[], &mut features);
+                assert!(features.iter().all(|f| f.is_finite()));
+                features[2 * n_bands]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn floor_feature_reads_the_level_above_the_quietest_hop_of_the_last_window() {
+        let config = ModelConfig { n_bands: 3, floor_features: true, ..ModelConfig::default() };
+        assert_eq!(config.n_features(), 9);
+        let mut fx = FeatureExtractor::new(&config, 0.01);
+        // Steady noise at −50 dB: no SNR from the first hop on.
+        assert!(floor_feature(&mut fx, 3, -50.0, 200).iter().all(|&f| f.abs() < 1e-5));
+        // Syllables 30 dB up with pauses between: the floor stays on the noise.
+        for _ in 0..4 {
+            assert!(floor_feature(&mut fx, 3, -20.0, 30).iter().all(|&f| (f - 1.5).abs() < 1e-5));
+            assert!(floor_feature(&mut fx, 3, -50.0, 20).iter().all(|&f| f.abs() < 1e-5));
+        }
+        // The noise steps up 20 dB for good: the old floor holds for at least 1.25 s (the window
+        // less a sub-window) and is gone within 1.5 s.
+        let up = floor_feature(&mut fx, 3, -30.0, 160);
+        assert!(up[..125].iter().all(|&f| (f - 1.0).abs() < 1e-5), "{up:?}");
+        assert!(up[150..].iter().all(|&f| f.abs() < 1e-5), "{up:?}");
+        // Quieter than the floor: it follows at once.
+        assert!(floor_feature(&mut fx, 3, -60.0, 5).iter().all(|&f| f.abs() < 1e-5));
+        // Digital silence reads far below the floor but does not become it: the noise that
+        // comes back after a dropout reads 0, not +3 (60 dB above −120).
+        assert!(floor_feature(&mut fx, 3, -200.0, 50).iter().all(|&f| (f + 3.0).abs() < 1e-5));
+        assert!(floor_feature(&mut fx, 3, -60.0, 5).iter().all(|&f| f.abs() < 1e-5));
+        // Reset forgets the floor: louder audio after it reads 0 again, as does silence that
+        // comes first.
+        fx.reset();
+        assert_eq!(floor_feature(&mut fx, 3, -200.0, 3), vec![0.0; 3]);
+        assert_eq!(floor_feature(&mut fx, 3, -10.0, 1), vec![0.0]);
     }
 }

@@ -50,6 +50,13 @@ pub struct ModelConfig {
     /// 0 for files written before this field existed.
     #[serde(default)]
     pub df_order: usize,
+    /// One more feature per band: its log energy above a running minimum over the last
+    /// `NOISE_FLOOR_WINDOW_S` (minimum statistics, Martin 2001), i.e. the a-posteriori SNR
+    /// against a noise-floor estimate. The running mean of the second feature sits at the
+    /// speech's level in speech-dense passages; the minimum stays on the noise between syllables.
+    /// false for files written before this field existed.
+    #[serde(default)]
+    pub floor_features: bool,
 }
 
 impl Default for ModelConfig {
@@ -64,15 +71,22 @@ impl Default for ModelConfig {
             layers: 2,
             fine_bins: 0,
             df_order: 0,
+            floor_features: false,
         }
     }
 }
 
 impl ModelConfig {
-    /// Input width of the first layer: two features per band; per fine bin one, or three with
-    /// deep filtering.
+    /// Input width of the first layer: two features per band (three with `floor_features`);
+    /// per fine bin one, or three with deep filtering.
     pub fn n_features(&self) -> usize {
-        2 * self.n_bands + self.fine_bins * self.features_per_fine_bin()
+        self.features_per_band() * self.n_bands + self.fine_bins * self.features_per_fine_bin()
+    }
+
+    /// Input features per band: absolute and mean-removed log energy, then with
+    /// `floor_features` the log energy above the noise floor.
+    pub fn features_per_band(&self) -> usize {
+        if self.floor_features { 3 } else { 2 }
     }
 
     /// Input features per fine bin: mean-removed log power, then with deep filtering the phase
