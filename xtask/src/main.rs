@@ -82,8 +82,8 @@ enum Command {
         #[arg(long, default_value_t = ModelConfig::default().df_order)]
         df_order: usize,
         /// A third feature per band: its log energy above a 1.5 s running minimum (the noise
-        /// floor), i.e. an a-posteriori SNR estimate.
-        #[arg(long)]
+        /// floor), i.e. an a-posteriori SNR estimate. On in the shipped model.
+        #[arg(long, default_value_t = ModelConfig::default().floor_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         floor_features: bool,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.

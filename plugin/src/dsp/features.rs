@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn phase_advance_features_are_the_unit_vector_of_the_advance() {
-        let config = ModelConfig { n_bands: 4, fine_bins: 3, df_order: 2, ..ModelConfig::default() };
+        let config = ModelConfig { n_bands: 4, fine_bins: 3, df_order: 2, floor_features: false, ..ModelConfig::default() };
         let mut fx = FeatureExtractor::new(&config, 0.01);
         assert_eq!(fx.n_features(), config.n_features());
         // Bin 0 turns by 0.7 rad at any level, bin 1 is silent, bin 2 does not exist.

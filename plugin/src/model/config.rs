@@ -54,7 +54,7 @@ pub struct ModelConfig {
     /// `NOISE_FLOOR_WINDOW_S` (minimum statistics, Martin 2001), i.e. the a-posteriori SNR
     /// against a noise-floor estimate. The running mean of the second feature sits at the
     /// speech's level in speech-dense passages; the minimum stays on the noise between syllables.
-    /// false for files written before this field existed.
+    /// On in the shipped model; false for files written before this field existed.
     #[serde(default)]
     pub floor_features: bool,
 }
@@ -71,7 +71,7 @@ impl Default for ModelConfig {
             layers: 2,
             fine_bins: 0,
             df_order: 0,
-            floor_features: false,
+            floor_features: true,
         }
     }
 }
