@@ -18,6 +18,7 @@ use realfft::RealFftPlanner;
 use crate::dsp::bands::{BandCenters, BandLayout};
 use crate::dsp::delay::DelayLine;
 use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
+use crate::dsp::pitch::{self, PitchTracker};
 use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use crate::model::{Model, NetworkState};
 
@@ -61,6 +62,12 @@ pub struct Denoiser {
     energies: Vec<f32>,
     features: Vec<f32>,
     extractor: FeatureExtractor,
+    /// With pitch features: the tracker, its input (the channels' mean hop and spectrum) and
+    /// its output.
+    pitch: Option<PitchTracker>,
+    mono_hop: Vec<f32>,
+    mono_spectrum: Vec<Complex32>,
+    pitch_out: Vec<f32>,
     state: NetworkState,
     /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps.
     gains: Vec<f32>,
@@ -133,6 +140,10 @@ impl Denoiser {
             energies: vec![0.0; cfg.n_bands],
             features: vec![0.0; cfg.n_features()],
             extractor: FeatureExtractor::new(&cfg, hop_s),
+            pitch: cfg.pitch_features.then(|| PitchTracker::new(size, sample_rate, cfg.n_bands, &mut planner)),
+            mono_hop: vec![0.0; if cfg.pitch_features { size.hop } else { 0 }],
+            mono_spectrum: vec![Complex32::default(); if cfg.pitch_features { size.bins() } else { 0 }],
+            pitch_out: vec![0.0; if cfg.pitch_features { cfg.n_bands + pitch::GLOBAL_FEATURES } else { 0 }],
             state: model.new_state(),
             gains: vec![1.0; cfg.n_head()],
             prev_gains: vec![1.0; cfg.n_head()],
@@ -229,6 +240,9 @@ impl Denoiser {
         self.out_fifo.iter_mut().for_each(|f| f.fill(0.0));
         self.dry.iter_mut().for_each(DelayLine::reset);
         self.extractor.reset();
+        if let Some(p) = &mut self.pitch {
+            p.reset();
+        }
         self.state.reset();
         self.prev_gains.fill(1.0);
         self.df_history.iter_mut().for_each(|h| h.fill(Complex32::default()));
@@ -306,7 +320,22 @@ impl Denoiser {
             }
         }
         self.layout.band_energies(&self.power, &mut self.energies);
-        self.extractor.compute(&self.energies, &self.power, &self.advance, &mut self.features);
+        if let Some(tracker) = &mut self.pitch {
+            // The channels' mean: its spectrum is the mean of theirs (the FFT is linear).
+            let share = 1.0 / self.channels as f32;
+            self.mono_hop.fill(0.0);
+            self.mono_spectrum.fill(Complex32::default());
+            for c in 0..self.channels {
+                for (m, x) in self.mono_hop.iter_mut().zip(&self.in_fifo[c]) {
+                    *m += share * x;
+                }
+                for (m, x) in self.mono_spectrum.iter_mut().zip(&self.spectra[c]) {
+                    *m += share * x;
+                }
+            }
+            tracker.analyze(&self.mono_hop, &self.mono_spectrum, &self.layout, &mut self.pitch_out);
+        }
+        self.extractor.compute(&self.energies, &self.power, &self.advance, &self.pitch_out, &mut self.features);
         let vad = self.model.step(&mut self.state, &self.features, &mut self.gains);
         if !(vad.is_finite() && self.gains.iter().all(|g| g.is_finite())) {
             // Cannot happen with finite inputs and validated weights; if it ever does, the

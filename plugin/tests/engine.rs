@@ -102,12 +102,18 @@ fn random_model(config: &lull::model::ModelConfig, seed: u64) -> Arc<lull::model
 type MakeDenoiser = Box<dyn Fn(f32, usize) -> Denoiser>;
 
 /// Denoiser factories (rate, channels) for the engine-behaviour tests below: the embedded
-/// model's, and a random network with the noise-floor features, so that feature path is held
-/// to the same block-size invariance and bad-audio handling.
+/// model's, and random networks with the noise-floor and the pitch features, so those feature
+/// paths are held to the same block-size invariance and bad-audio handling.
 fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let config = lull::model::ModelConfig { floor_features: true, ..lull::model::ModelConfig::default() };
     let floor = random_model(&config, 5);
-    vec![("embedded", Box::new(denoiser)), ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap()))]
+    let config = lull::model::ModelConfig { floor_features: true, pitch_features: true, ..lull::model::ModelConfig::default() };
+    let pitch = random_model(&config, 6);
+    vec![
+        ("embedded", Box::new(denoiser)),
+        ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap())),
+        ("pitch features", Box::new(move |r, c| Denoiser::new(pitch.clone(), r, c).unwrap())),
+    ]
 }
 
 #[test]

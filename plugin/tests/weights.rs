@@ -50,16 +50,18 @@ fn a_well_formed_file_round_trips() {
 }
 
 #[test]
-fn files_from_before_fine_bins_and_floor_features_load_as_two_features_per_band() {
-    let c = ModelConfig { fine_bins: 0, floor_features: false, ..small_config() };
+fn files_from_before_fine_bins_floor_and_pitch_features_load_as_two_features_per_band() {
+    let c = ModelConfig { fine_bins: 0, floor_features: false, pitch_features: false, ..small_config() };
     assert!(serde_json::to_string(&c).unwrap().contains("fine_bins"));
     let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
     json.as_object_mut().unwrap().remove("fine_bins");
     json.as_object_mut().unwrap().remove("floor_features");
+    json.as_object_mut().unwrap().remove("pitch_features");
     let meta = vec![(META_FORMAT_VERSION, "1".to_string()), (META_CONFIG, json.to_string())];
     let m = Model::from_bytes(&write(&tensors(&c), &meta)).unwrap();
     assert_eq!(m.config().fine_bins, 0);
     assert!(!m.config().floor_features);
+    assert!(!m.config().pitch_features);
     assert_eq!(m.config().n_features(), 2 * c.n_bands);
 }
 

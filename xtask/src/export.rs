@@ -47,6 +47,11 @@ fn model_card(s: &RunState) -> String {
     } else {
         String::new()
     };
+    let pitch_in = if c.pitch_features {
+        ", and pitch correlation (the band one pitch period back); per frame the voicing and the pitch period"
+    } else {
+        ""
+    };
     let (fine_in, fine_out) = match (c.fine_bins, c.df_order) {
         (0, _) => (String::new(), String::new()),
         (n, 0) => (
@@ -58,7 +63,7 @@ fn model_card(s: &RunState) -> String {
             format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops", order - 1),
         ),
     };
-    let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{fine_in})", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
+    let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
     let _ = writeln!(m, "- {} LSTM layers × {} units, dense head: {} band gains (sigmoid){fine_out}, voice activity", c.layers, c.hidden, c.n_bands);
     let _ = writeln!(m, "- Parameters: {}", c.parameter_count());
     let _ = writeln!(m, "- Frame {} ms, hop {} ms, √Hann windows; latency 2·hop − 1 samples (959 at 48 kHz)\n", 2.0 * c.hop_ms, c.hop_ms);

@@ -3,6 +3,7 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
+use lull::dsp::pitch::{self, PitchTracker};
 use lull::dsp::stft::{Analyzer, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -72,6 +73,9 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
+    let mut tracker = config.pitch_features.then(|| PitchTracker::new(size, rate, nb, &mut planner));
+    let mut pitch_out = vec![0.0; if config.pitch_features { nb + pitch::GLOBAL_FEATURES } else { 0 }];
+    let mut mix_hop = vec![0.0; size.hop];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
 
@@ -88,7 +92,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     for f in 0..frames {
         let r = f * size.hop..(f + 1) * size.hop;
         ac.push_hop(&clean[r.clone()], &mut sc);
-        an.push_hop(&noise[r], &mut sn);
+        an.push_hop(&noise[r.clone()], &mut sn);
         for ((m, c), n) in sm.iter_mut().zip(&sc).zip(&sn) {
             *m = c + n;
         }
@@ -108,7 +112,13 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
             }
         }
         sm_prev.copy_from_slice(&sm);
-        extractor.compute(&em, &pm, &advance, &mut feat);
+        if let Some(tracker) = &mut tracker {
+            for ((m, c), n) in mix_hop.iter_mut().zip(&clean[r.clone()]).zip(&noise[r.clone()]) {
+                *m = c + n;
+            }
+            tracker.analyze(&mix_hop, &sm, &layout, &mut pitch_out);
+        }
+        extractor.compute(&em, &pm, &advance, &pitch_out, &mut feat);
         s.features.extend_from_slice(&feat);
         let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
         s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));

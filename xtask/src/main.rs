@@ -85,6 +85,10 @@ enum Command {
         /// floor), i.e. an a-posteriori SNR estimate. On in the shipped model.
         #[arg(long, default_value_t = ModelConfig::default().floor_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         floor_features: bool,
+        /// A fourth feature per band, its pitch correlation (how strongly it repeats one pitch
+        /// period back), plus the frame's voicing and pitch period.
+        #[arg(long, default_value_t = ModelConfig::default().pitch_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        pitch_features: bool,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -156,10 +160,10 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
-            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features,
+            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, speed_perturb,
         } => {
-            let config = ModelConfig { hidden, layers, fine_bins, df_order, floor_features, ..ModelConfig::default() };
+            let config = ModelConfig { hidden, layers, fine_bins, df_order, floor_features, pitch_features, ..ModelConfig::default() };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
             anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
             config.validate()?;

@@ -59,6 +59,8 @@ pub struct FeatureExtractor {
     alpha: f32,
     /// With `floor_features`, the noise-floor tracker of every band.
     floor: Option<NoiseFloor>,
+    /// With `pitch_features`, how many pitch features each hop takes (bands + frame-wide).
+    pitch_width: usize,
 }
 
 /// Running minimum of each band's log energy over the last `NOISE_FLOOR_WINDOW_S`: the minima
@@ -139,6 +141,7 @@ impl FeatureExtractor {
             mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / config.norm_tau_s).exp(),
             floor: config.floor_features.then(|| NoiseFloor::new(n_bands, hop_s)),
+            pitch_width: if config.pitch_features { n_bands + config.frame_features() } else { 0 },
         }
     }
 
@@ -153,11 +156,13 @@ impl FeatureExtractor {
         }
     }
 
-    /// Writes `[absolute; mean-removed; above the noise floor (with `floor_features`); fine
-    /// mean-removed; fine phase advance (cos, sin)]` features for one hop's band energies, bin powers (`power`, from bin 0) and, with deep
-    /// filtering, the fine bins' `advance` (`accumulate_phase_advance`; ignored otherwise). Fine
-    /// bins past the end of `power` or `advance` read as silence.
-    pub fn compute(&mut self, energies: &[f32], power: &[f32], advance: &[Complex32], features: &mut [f32]) {
+    /// Writes one hop's features: `[absolute; mean-removed; above the noise floor (with
+    /// `floor_features`); pitch (with `pitch_features`: `PitchTracker::analyze`'s band
+    /// correlations, voicing and period, passed in `pitch` as they are); fine mean-removed; fine
+    /// phase advance (cos, sin)]`. Inputs: the band energies, the bin powers (`power`, from bin 0)
+    /// and, with deep filtering, the fine bins' `advance` (`accumulate_phase_advance`; ignored
+    /// otherwise). Fine bins past the end of `power` or `advance` read as silence.
+    pub fn compute(&mut self, energies: &[f32], power: &[f32], advance: &[Complex32], pitch: &[f32], features: &mut [f32]) {
         let n = self.n_bands;
         debug_assert_eq!(energies.len(), n);
         debug_assert_eq!(features.len(), self.n_features());
@@ -165,6 +170,9 @@ impl FeatureExtractor {
         let (band_mean, fine_mean) = self.mean_db.split_at_mut(n);
         let (band_rel, rest) = rel.split_at_mut(n);
         let (above_floor, rest) = rest.split_at_mut(if self.floor.is_some() { n } else { 0 });
+        let (pitch_out, rest) = rest.split_at_mut(self.pitch_width);
+        debug_assert_eq!(pitch.len(), self.pitch_width);
+        pitch_out.copy_from_slice(pitch);
         let (fine_rel, phase) = rest.split_at_mut(self.fine_bins);
         let alpha = self.alpha;
         // Moves a running mean towards `db`; returns the mean-removed feature.
@@ -212,7 +220,7 @@ mod tests {
         let mut advance = [Complex32::default(); 2];
         accumulate_phase_advance(&current, &previous, &mut advance);
         let mut features = vec![f32::NAN; config.n_features()];
-        fx.compute(&[1.0; 4], &[1.0; 2], &advance, &mut features);
+        fx.compute(&[1.0; 4], &[1.0; 2], &advance, &[], &mut features);
         let phase = &features[2 * 4 + 3..];
         assert!((phase[0] - 0.7f32.cos()).abs() < 1e-5 && (phase[1] - 0.7f32.sin()).abs() < 1e-5, "{phase:?}");
         assert_eq!(&phase[2..], &[0.0; 4]);
@@ -226,7 +234,7 @@ mod tests {
         let e = vec![10f32.powf(db / 10.0); n_bands];
         (0..hops)
             .map(|_| {
-                fx.compute(&e, &[], &[], &mut features);
+                fx.compute(&e, &[], &[], &[], &mut features);
                 assert!(features.iter().all(|f| f.is_finite()));
                 features[2 * n_bands]
             })

@@ -5,4 +5,5 @@
 pub mod bands;
 pub mod delay;
 pub mod features;
+pub mod pitch;
 pub mod stft;

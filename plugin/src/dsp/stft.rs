@@ -31,7 +31,7 @@ impl StftSize {
 }
 
 /// Periodic √Hann window: its square, overlap-added at hop = len / 2, is exactly one.
-fn sqrt_hann(len: usize) -> Vec<f32> {
+pub(crate) fn sqrt_hann(len: usize) -> Vec<f32> {
     (0..len)
         .map(|i| {
             let phase = std::f64::consts::PI * i as f64 / len as f64;

@@ -57,6 +57,12 @@ pub struct ModelConfig {
     /// On in the shipped model; false for files written before this field existed.
     #[serde(default)]
     pub floor_features: bool,
+    /// One more feature per band, its pitch correlation (how strongly the band repeats one pitch
+    /// period back, `dsp::pitch`), and two for the whole frame: the voicing and the period. Band
+    /// energies cannot tell a voice from noise with the same envelope; periodicity can.
+    /// False for files written before this field existed.
+    #[serde(default)]
+    pub pitch_features: bool,
 }
 
 impl Default for ModelConfig {
@@ -72,21 +78,30 @@ impl Default for ModelConfig {
             fine_bins: 0,
             df_order: 0,
             floor_features: true,
+            pitch_features: false,
         }
     }
 }
 
 impl ModelConfig {
-    /// Input width of the first layer: two features per band (three with `floor_features`);
-    /// per fine bin one, or three with deep filtering.
+    /// Input width of the first layer: two features per band (one more each with
+    /// `floor_features` and `pitch_features`), the pitch tracker's frame-wide features, then per
+    /// fine bin one, or three with deep filtering.
     pub fn n_features(&self) -> usize {
-        self.features_per_band() * self.n_bands + self.fine_bins * self.features_per_fine_bin()
+        self.features_per_band() * self.n_bands + self.frame_features() + self.fine_bins * self.features_per_fine_bin()
+    }
+
+    /// Features for the whole frame rather than per band: with `pitch_features`, the voicing and
+    /// the period.
+    pub fn frame_features(&self) -> usize {
+        if self.pitch_features { crate::dsp::pitch::GLOBAL_FEATURES } else { 0 }
     }
 
     /// Input features per band: absolute and mean-removed log energy, then with
-    /// `floor_features` the log energy above the noise floor.
+    /// `floor_features` the log energy above the noise floor, with `pitch_features` the pitch
+    /// correlation.
     pub fn features_per_band(&self) -> usize {
-        if self.floor_features { 3 } else { 2 }
+        2 + usize::from(self.floor_features) + usize::from(self.pitch_features)
     }
 
     /// Input features per fine bin: mean-removed log power, then with deep filtering the phase
