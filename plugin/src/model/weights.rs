@@ -107,5 +107,25 @@ pub fn serialize(config: &ModelConfig, tensors: &[Vec<f32>]) -> Result<Vec<u8>, 
             serde_json::to_string(config).expect("config serialises"),
         ),
     ]);
-    safetensors::serialize(views, Some(meta)).map_err(|e| ModelError::Corrupt(e.to_string()))
+    let mut bytes = safetensors::serialize(views, Some(meta)).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+    sort_header(&mut bytes);
+    Ok(bytes)
+}
+
+/// Rewrites a safetensors header with its JSON keys sorted, in place. safetensors writes the
+/// metadata in a `HashMap`'s order, which changes from run to run, so two exports of the same
+/// weights would differ in their bytes; sorted, the file is a function of its content. The
+/// rewritten header has the same length (same keys and values, compact either way) and is padded
+/// with spaces like the original; if it somehow is not, the file is left as it was.
+fn sort_header(bytes: &mut [u8]) {
+    let Some(len) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize) else { return };
+    let Some(header) = bytes.get(8..8 + len) else { return };
+    // serde_json's map is a BTreeMap (no `preserve_order`), so this sorts every object's keys.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else { return };
+    let Ok(sorted) = serde_json::to_vec(&value) else { return };
+    if sorted.len() <= len {
+        let out = &mut bytes[8..8 + len];
+        out[..sorted.len()].copy_from_slice(&sorted);
+        out[sorted.len()..].fill(b' ');
+    }
 }
