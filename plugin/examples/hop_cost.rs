@@ -8,10 +8,11 @@
 //!
 //! Run it twice per processor (e.g. 200 and 1200 hops): the difference of the two totals over
 //! 1000 is the cost of one hop without the start-up. Processors: `lull` (mono), `lull-stereo`
-//! (two linked channels) and `rnnoise` (nnnoiseless, the reference).
+//! (two linked channels) and `rnnoise` (nnnoiseless, the reference). An optional third argument
+//! names a weights file to count instead of the embedded model.
 
 use lull::engine::Denoiser;
-use lull::model::default_model;
+use lull::model::{default_model, Model};
 
 #[path = "../benches/common/noise.rs"]
 mod noise;
@@ -23,7 +24,7 @@ fn main() {
     let (which, hops) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
         (Some(w), Some(n)) => (w.as_str(), n),
         _ => {
-            eprintln!("usage: hop_cost lull|lull-stereo|rnnoise HOPS");
+            eprintln!("usage: hop_cost lull|lull-stereo|rnnoise HOPS [WEIGHTS]");
             std::process::exit(2);
         }
     };
@@ -32,7 +33,13 @@ fn main() {
     match which {
         "lull" | "lull-stereo" => {
             let channels = if which == "lull" { 1 } else { 2 };
-            let mut d = Denoiser::new(default_model().expect("embedded model"), 48_000.0, channels).expect("engine");
+            let model = match args.get(3) {
+                Some(path) => std::sync::Arc::new(
+                    Model::from_bytes(&std::fs::read(path).expect("readable weights file")).expect("valid weights file"),
+                ),
+                None => default_model().expect("embedded model"),
+            };
+            let mut d = Denoiser::new(model, 48_000.0, channels).expect("engine");
             let (mut l, mut r) = (vec![0.0f32; HOP], vec![0.0f32; HOP]);
             for hop in input.chunks_exact(HOP) {
                 l.copy_from_slice(hop);

@@ -68,23 +68,25 @@ fn impulse_comes_out_exactly_latency_samples_later() {
 
 #[test]
 fn zero_reduction_is_transparent_after_latency() {
-    for &rate in &[22_050.0, 44_100.0, 48_000.0, 96_000.0] {
-        for channels in [1, 2] {
-            let mut d = denoiser(rate, channels);
-            d.set_reduction_db(0.0);
-            let lat = d.latency_samples();
-            let len = (rate as usize) * 2;
-            let x: Vec<Vec<f32>> = (0..channels).map(|c| signal(len, rate, c as u64)).collect();
-            let mut y = x.clone();
-            for start in (0..len).step_by(333) {
-                let end = (start + 333).min(len);
-                let mut block: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..end]).collect();
-                d.process(&mut block);
-            }
-            for c in 0..channels {
-                let err = (lat..len).map(|i| (y[c][i] - x[c][i - lat]).abs()).fold(0.0, f32::max);
-                assert!(err <= 1e-4, "rate {rate}, channel {c}: max error {err}");
-                assert!(y[c][..lat].iter().all(|&v| v.abs() < 1e-6), "leading silence");
+    for (name, make) in denoisers() {
+        for &rate in &[22_050.0, 44_100.0, 48_000.0, 96_000.0] {
+            for channels in [1, 2] {
+                let mut d = make(rate, channels);
+                d.set_reduction_db(0.0);
+                let lat = d.latency_samples();
+                let len = (rate as usize) * 2;
+                let x: Vec<Vec<f32>> = (0..channels).map(|c| signal(len, rate, c as u64)).collect();
+                let mut y = x.clone();
+                for start in (0..len).step_by(333) {
+                    let end = (start + 333).min(len);
+                    let mut block: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..end]).collect();
+                    d.process(&mut block);
+                }
+                for c in 0..channels {
+                    let err = (lat..len).map(|i| (y[c][i] - x[c][i - lat]).abs()).fold(0.0, f32::max);
+                    assert!(err <= 1e-4, "{name}: rate {rate}, channel {c}: max error {err}");
+                    assert!(y[c][..lat].iter().all(|&v| v.abs() < 1e-6), "{name}: leading silence");
+                }
             }
         }
     }
@@ -102,8 +104,9 @@ fn random_model(config: &lull::model::ModelConfig, seed: u64) -> Arc<lull::model
 type MakeDenoiser = Box<dyn Fn(f32, usize) -> Denoiser>;
 
 /// Denoiser factories (rate, channels) for the engine-behaviour tests below: the embedded
-/// model's, and random networks with the noise-floor and the pitch features, so those feature
-/// paths are held to the same block-size invariance and bad-audio handling.
+/// model's, and random networks with the noise-floor and the pitch features, so those paths are
+/// held to the same transparency at 0 dB Reduction, block-size invariance and bad-audio
+/// handling.
 fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let config = lull::model::ModelConfig { floor_features: true, ..lull::model::ModelConfig::default() };
     let floor = random_model(&config, 5);

@@ -9,13 +9,11 @@
 //! is `Re Σ X·P* / √(Σ|X|² · Σ|P|²)` pooled with the band layout's own weights. Fixed-size after
 //! construction: the engine's audio thread calls it.
 
-use std::sync::Arc;
-
 use realfft::num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealFftPlanner;
 
 use super::bands::BandLayout;
-use super::stft::{sqrt_hann, StftSize};
+use super::stft::{FrameTransform, StftSize};
 
 /// Pitch range searched: 62.5–500 Hz, i.e. periods of 2–16 ms (RNNoise's range at 48 kHz).
 pub const MIN_PERIOD_S: f32 = 0.002;
@@ -64,10 +62,7 @@ pub struct PitchTracker {
     coarse: Vec<f32>,
     /// Samples per hop at this rate, for the period feature.
     period_scale: f32,
-    window: Arc<[f32]>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    time: Vec<f32>,
-    scratch: Vec<Complex32>,
+    transform: FrameTransform,
     /// Spectrum of the frame one period back.
     delayed: Vec<Complex32>,
     cross: Vec<f32>,
@@ -84,8 +79,6 @@ impl PitchTracker {
         let min_lag = ((MIN_PERIOD_S * sample_rate).round() as usize).max(1);
         let max_lag = ((MAX_PERIOD_S * sample_rate).round() as usize).max(min_lag + 1);
         let history_len = size.fft + max_lag + decimation;
-        let fft = planner.plan_fft_forward(size.fft);
-        let scratch = fft.make_scratch_vec();
         let bins = size.bins();
         Self {
             size,
@@ -95,10 +88,7 @@ impl PitchTracker {
             history: vec![0.0; history_len],
             coarse: vec![0.0; history_len / decimation],
             period_scale: 1.0 / (MAX_PERIOD_S * sample_rate),
-            window: sqrt_hann(size.fft).into(),
-            fft,
-            time: vec![0.0; size.fft],
-            scratch,
+            transform: FrameTransform::new(size, planner),
             delayed: vec![Complex32::default(); bins],
             cross: vec![0.0; bins],
             power_now: vec![0.0; bins],
@@ -164,12 +154,7 @@ impl PitchTracker {
         self.history[len - hop.len()..].copy_from_slice(hop);
         let (period, voicing) = self.find_period();
         let fft = self.size.fft;
-        let then = &self.history[len - fft - period..len - period];
-        for ((t, x), w) in self.time.iter_mut().zip(then).zip(self.window.iter()) {
-            *t = x * w;
-        }
-        // Lengths are fixed at construction, so this cannot fail.
-        let _ = self.fft.process_with_scratch(&mut self.time, &mut self.delayed, &mut self.scratch);
+        self.transform.forward(&self.history[len - fft - period..len - period], &mut self.delayed);
         for (k, (x, p)) in spectrum.iter().zip(&self.delayed).enumerate() {
             self.cross[k] = x.re * p.re + x.im * p.im;
             self.power_now[k] = x.norm_sqr();

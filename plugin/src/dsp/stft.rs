@@ -31,7 +31,7 @@ impl StftSize {
 }
 
 /// Periodic √Hann window: its square, overlap-added at hop = len / 2, is exactly one.
-pub(crate) fn sqrt_hann(len: usize) -> Vec<f32> {
+fn sqrt_hann(len: usize) -> Vec<f32> {
     (0..len)
         .map(|i| {
             let phase = std::f64::consts::PI * i as f64 / len as f64;
@@ -40,30 +40,46 @@ pub(crate) fn sqrt_hann(len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Analysis side for one channel: keeps the last frame of input and turns each new hop into a
-/// spectrum. All buffers are allocated in `new`.
-pub struct Analyzer {
-    size: StftSize,
+/// √Hann window and forward FFT of one frame: the analysis every spectrum in Lull goes through
+/// (the engine's frames, and the pitch tracker's frame one period back), so they line up.
+pub struct FrameTransform {
     window: Arc<[f32]>,
     fft: Arc<dyn RealToComplex<f32>>,
-    /// Last `fft` input samples, oldest first.
-    history: Vec<f32>,
     time: Vec<f32>,
     scratch: Vec<Complex32>,
 }
 
-impl Analyzer {
+impl FrameTransform {
     pub fn new(size: StftSize, planner: &mut RealFftPlanner<f32>) -> Self {
         let fft = planner.plan_fft_forward(size.fft);
         let scratch = fft.make_scratch_vec();
-        Self {
-            size,
-            window: sqrt_hann(size.fft).into(),
-            fft,
-            history: vec![0.0; size.fft],
-            time: vec![0.0; size.fft],
-            scratch,
+        Self { window: sqrt_hann(size.fft).into(), fft, time: vec![0.0; size.fft], scratch }
+    }
+
+    /// Writes the spectrum of `frame` (`size.fft` samples) into `spectrum` (`size.bins()`
+    /// values), unnormalised (realfft convention).
+    pub fn forward(&mut self, frame: &[f32], spectrum: &mut [Complex32]) {
+        debug_assert_eq!(frame.len(), self.time.len());
+        for ((t, x), w) in self.time.iter_mut().zip(frame).zip(self.window.iter()) {
+            *t = x * w;
         }
+        // Lengths are fixed at construction, so this cannot fail.
+        let _ = self.fft.process_with_scratch(&mut self.time, spectrum, &mut self.scratch);
+    }
+}
+
+/// Analysis side for one channel: keeps the last frame of input and turns each new hop into a
+/// spectrum. All buffers are allocated in `new`.
+pub struct Analyzer {
+    size: StftSize,
+    /// Last `fft` input samples, oldest first.
+    history: Vec<f32>,
+    transform: FrameTransform,
+}
+
+impl Analyzer {
+    pub fn new(size: StftSize, planner: &mut RealFftPlanner<f32>) -> Self {
+        Self { size, history: vec![0.0; size.fft], transform: FrameTransform::new(size, planner) }
     }
 
     pub fn reset(&mut self) {
@@ -77,13 +93,7 @@ impl Analyzer {
         debug_assert_eq!(spectrum.len(), self.size.bins());
         self.history.copy_within(self.size.hop.., 0);
         self.history[self.size.fft - self.size.hop..].copy_from_slice(hop);
-        for ((t, x), w) in self.time.iter_mut().zip(&self.history).zip(self.window.iter()) {
-            *t = x * w;
-        }
-        // Lengths are fixed at construction, so this cannot fail.
-        let _ = self
-            .fft
-            .process_with_scratch(&mut self.time, spectrum, &mut self.scratch);
+        self.transform.forward(&self.history, spectrum);
     }
 }
 
