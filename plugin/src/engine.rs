@@ -18,7 +18,7 @@ use realfft::RealFftPlanner;
 use crate::dsp::bands::{BandCenters, BandLayout};
 use crate::dsp::delay::DelayLine;
 use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use crate::dsp::pitch::{self, PitchTracker};
+use crate::dsp::pitch::PitchTracker;
 use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use crate::model::{Model, NetworkState};
 
@@ -143,7 +143,7 @@ impl Denoiser {
             pitch: cfg.pitch_features.then(|| PitchTracker::new(size, sample_rate, cfg.n_bands, &mut planner)),
             mono_hop: vec![0.0; if cfg.pitch_features { size.hop } else { 0 }],
             mono_spectrum: vec![Complex32::default(); if cfg.pitch_features { size.bins() } else { 0 }],
-            pitch_out: vec![0.0; if cfg.pitch_features { cfg.n_bands + pitch::GLOBAL_FEATURES } else { 0 }],
+            pitch_out: vec![0.0; cfg.pitch_inputs()],
             state: model.new_state(),
             gains: vec![1.0; cfg.n_head()],
             prev_gains: vec![1.0; cfg.n_head()],

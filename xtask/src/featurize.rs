@@ -3,7 +3,7 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use lull::dsp::pitch::{self, PitchTracker};
+use lull::dsp::pitch::PitchTracker;
 use lull::dsp::stft::{Analyzer, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -74,7 +74,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
     let mut tracker = config.pitch_features.then(|| PitchTracker::new(size, rate, nb, &mut planner));
-    let mut pitch_out = vec![0.0; if config.pitch_features { nb + pitch::GLOBAL_FEATURES } else { 0 }];
+    let mut pitch_out = vec![0.0; config.pitch_inputs()];
     let mut mix_hop = vec![0.0; size.hop];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;

@@ -141,7 +141,7 @@ impl FeatureExtractor {
             mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / config.norm_tau_s).exp(),
             floor: config.floor_features.then(|| NoiseFloor::new(n_bands, hop_s)),
-            pitch_width: if config.pitch_features { n_bands + config.frame_features() } else { 0 },
+            pitch_width: config.pitch_inputs(),
         }
     }
 

@@ -60,7 +60,8 @@ pub struct PitchTracker {
     history: Vec<f32>,
     /// Decimated `history` (means of `decimation` samples, aligned to its end).
     coarse: Vec<f32>,
-    /// Samples per hop at this rate, for the period feature.
+    /// 1 / the longest period in host samples: the period feature is the period as a fraction
+    /// of it.
     period_scale: f32,
     transform: FrameTransform,
     /// Spectrum of the frame one period back.

@@ -97,6 +97,12 @@ impl ModelConfig {
         if self.pitch_features { crate::dsp::pitch::GLOBAL_FEATURES } else { 0 }
     }
 
+    /// What the pitch tracker hands the feature extractor per hop (`PitchTracker::analyze`'s
+    /// output): a correlation per band and the frame-wide features; 0 without `pitch_features`.
+    pub fn pitch_inputs(&self) -> usize {
+        if self.pitch_features { self.n_bands + self.frame_features() } else { 0 }
+    }
+
     /// Input features per band: absolute and mean-removed log energy, then with
     /// `floor_features` the log energy above the noise floor, with `pitch_features` the pitch
     /// correlation.
