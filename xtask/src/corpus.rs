@@ -167,22 +167,49 @@ impl CorpusSource {
         out
     }
 
-    fn noise_of_kind(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
+    fn noise_of_kind(&self, rng: &mut StdRng, rate: u32, len: usize) -> (Vec<f32>, NoiseClass) {
         let r = rate as f32;
         match rng.gen_range(0..100) {
-            0..=39 => self.recorded_noise(rng, rate, len),
-            40..=51 => augment::white(rng, len),
-            52..=61 => augment::pink(rng, len),
-            62..=66 => augment::brown(rng, len),
-            67..=74 => augment::hum(rng, r, len),
-            75..=86 => augment::fan(rng, r, len),
-            _ => self.babble(rng, rate, len),
+            0..=39 => (self.recorded_noise(rng, rate, len), NoiseClass::Recorded),
+            40..=51 => (augment::white(rng, len), NoiseClass::White),
+            52..=61 => (augment::pink(rng, len), NoiseClass::Pink),
+            62..=66 => (augment::brown(rng, len), NoiseClass::Brown),
+            67..=74 => (augment::hum(rng, r, len), NoiseClass::Hum),
+            75..=86 => (augment::fan(rng, r, len), NoiseClass::Fan),
+            _ => (self.babble(rng, rate, len), NoiseClass::Babble),
         }
     }
 }
 
 fn power(x: &[f32]) -> f32 {
     x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32
+}
+
+/// The noise classes the mixer draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NoiseClass {
+    /// A recording from the corpus's noise clips.
+    Recorded,
+    White,
+    Pink,
+    Brown,
+    Hum,
+    Fan,
+    Babble,
+}
+
+impl NoiseClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseClass::Recorded => "recorded",
+            NoiseClass::White => "white",
+            NoiseClass::Pink => "pink",
+            NoiseClass::Brown => "brown",
+            NoiseClass::Hum => "hum",
+            NoiseClass::Fan => "fan",
+            NoiseClass::Babble => "babble",
+        }
+    }
 }
 
 /// What to mix in as noise.
@@ -198,28 +225,36 @@ impl CorpusSource {
     /// A mixture at `rate`, `len` samples long, speech at `level_db` active level, noise at
     /// `snr_db` below it. `full_band_only` restricts speech to voices with ≥ 12 kHz bandwidth.
     pub fn mix(&self, rng: &mut StdRng, rate: u32, len: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> Example {
+        self.mix_labelled(rng, rate, len, snr_db, level_db, noise).0
+    }
+
+    /// `mix`, and the class of the noise in it (of the louder one, when two are summed). Draws
+    /// the same random numbers as `mix`, so the same seed gives the same mixture.
+    pub fn mix_labelled(&self, rng: &mut StdRng, rate: u32, len: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> (Example, NoiseClass) {
         let (mut clean, utterances) = self.speech_track(rng, rate, len, level_db);
         if rng.gen_bool(0.5) {
             augment::random_eq(rng, &mut clean, rate as f32, 6.0);
         }
-        let noise = match noise {
-            NoiseChoice::White => augment::white(rng, len),
+        let (noise, class) = match noise {
+            NoiseChoice::White => (augment::white(rng, len), NoiseClass::White),
             NoiseChoice::Any => self.random_noise(rng, rate, len),
         };
-        finish_mix(clean, noise, utterances, rate, snr_db, level_db)
+        (finish_mix(clean, noise, utterances, rate, snr_db, level_db), class)
     }
 
-    fn random_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
-        let mut noise = self.noise_of_kind(rng, rate, len);
+    /// A random noise class, a quarter of the time with a second, quieter one summed in.
+    fn random_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> (Vec<f32>, NoiseClass) {
+        let (mut noise, class) = self.noise_of_kind(rng, rate, len);
         if rng.gen_bool(0.25) {
-            let extra = self.noise_of_kind(rng, rate, len);
+            // At most as loud as the first, so the first names the mixture.
+            let (extra, _) = self.noise_of_kind(rng, rate, len);
             let g = (power(&noise) / power(&extra).max(1e-20)).sqrt() * rng.gen_range(0.2..1.0);
             noise.iter_mut().zip(&extra).for_each(|(n, e)| *n += g * e);
         }
         if rng.gen_bool(0.5) {
             augment::random_eq(rng, &mut noise, rate as f32, 6.0);
         }
-        noise
+        (noise, class)
     }
 
     /// The same source restricted to full-band voices (for the high-band check).
@@ -262,7 +297,7 @@ impl ExampleSource for CorpusSource {
         let snr = rng.gen_range(-5.0..20.0);
         // A few examples are noise only: the model must also learn to leave nothing behind.
         if rng.gen_bool(0.05) {
-            let noise = self.random_noise(rng, rate, len);
+            let (noise, _) = self.random_noise(rng, rate, len);
             return finish_mix(vec![0.0; len], noise, Vec::new(), rate, snr, level_db);
         }
         self.mix(rng, rate, len, snr, level_db, NoiseChoice::Any)

@@ -60,6 +60,13 @@ pub struct Report {
     pub buckets: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>>,
     /// rate → system → mean over all buckets.
     pub overall: BTreeMap<u32, BTreeMap<String, Scores>>,
+    /// The rate of `by_noise` (48 kHz when evaluated, else the first rate).
+    pub by_noise_rate: u32,
+    /// Noise class (of the louder noise, when two are summed) → system → mean over all buckets,
+    /// at `by_noise_rate`.
+    pub by_noise: BTreeMap<String, BTreeMap<String, Scores>>,
+    /// The same per SNR bucket: class → snr → system.
+    pub by_noise_snr: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>>,
     /// Output-to-clean energy in 8–16 kHz during speech, full-band voices at 15 dB SNR, 48 kHz.
     pub high_band_db: BTreeMap<String, f64>,
     /// White Gaussian noise at 0 dB SNR on 22.05 kHz speech: SI-SDR improvement over the input.
@@ -154,13 +161,15 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let source = CorpusSource::open(&o.data_dir, Split::Test)?;
     let len = (o.seconds * BASE_RATE as f32) as usize;
     let mut sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
+    let class_rate = if o.rates.contains(&BASE_RATE) { BASE_RATE } else { *o.rates.first().context("no rates to evaluate")? };
+    let mut class_sums: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let pb = bar(SNRS.len() * o.per_bucket * o.rates.len(), "mixtures × rates");
     for &snr in &SNRS {
         for i in 0..o.per_bucket {
             // Seeded by the mixture index only: every bucket holds the same speech and noise,
             // only the SNR differs, so the buckets compare like with like.
             let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-            let ex = source.mix(&mut rng, BASE_RATE, len, snr, -26.0, NoiseChoice::Any);
+            let (ex, class) = source.mix_labelled(&mut rng, BASE_RATE, len, snr, -26.0, NoiseChoice::Any);
             for &rate in &o.rates {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
@@ -174,6 +183,9 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                     let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
                     let acc = sums.entry(rate).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default();
                     add(acc, &s);
+                    if rate == class_rate {
+                        add(class_sums.entry(class.name().into()).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default(), &s);
+                    }
                 }
                 pb.inc(1);
             }
@@ -181,27 +193,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     }
     pb.finish_and_clear();
 
-    let mut overall: BTreeMap<u32, BTreeMap<String, Scores>> = BTreeMap::new();
-    let buckets = sums
-        .into_iter()
-        .map(|(rate, by_snr)| {
-            let by_snr = by_snr
-                .into_iter()
-                .map(|(snr, by_sys)| {
-                    let by_sys = by_sys
-                        .into_iter()
-                        .map(|(sys, s)| {
-                            add(overall.entry(rate).or_default().entry(sys.clone()).or_default(), &s);
-                            (sys, mean(&s))
-                        })
-                        .collect();
-                    (snr, by_sys)
-                })
-                .collect();
-            (rate, by_snr)
-        })
-        .collect();
-    let overall = overall.into_iter().map(|(r, m)| (r, m.into_iter().map(|(k, s)| (k, mean(&s))).collect())).collect();
+    let (overall, buckets) = means(sums);
+    let (by_noise, by_noise_snr) = means(class_sums);
 
     // High band: full-band voices, 15 dB SNR, 48 kHz.
     let full = CorpusSource::open(&o.data_dir, Split::Test)?.full_band_only()?;
@@ -248,6 +241,9 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     Ok(Report {
         buckets,
         overall,
+        by_noise_rate: class_rate,
+        by_noise,
+        by_noise_snr,
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
@@ -256,6 +252,34 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
     })
+}
+
+/// Sums grouped by `K` (a rate or a noise class) → snr → system, as means over all buckets
+/// (`K` → system) and per bucket.
+#[allow(clippy::type_complexity)]
+fn means<K: Ord + Clone>(sums: BTreeMap<K, BTreeMap<i32, BTreeMap<String, Scores>>>) -> (BTreeMap<K, BTreeMap<String, Scores>>, BTreeMap<K, BTreeMap<i32, BTreeMap<String, Scores>>>) {
+    let mut all: BTreeMap<K, BTreeMap<String, Scores>> = BTreeMap::new();
+    let per_snr = sums
+        .into_iter()
+        .map(|(key, by_snr)| {
+            let by_snr = by_snr
+                .into_iter()
+                .map(|(snr, by_sys)| {
+                    let by_sys = by_sys
+                        .into_iter()
+                        .map(|(sys, s)| {
+                            add(all.entry(key.clone()).or_default().entry(sys.clone()).or_default(), &s);
+                            (sys, mean(&s))
+                        })
+                        .collect();
+                    (snr, by_sys)
+                })
+                .collect();
+            (key, by_snr)
+        })
+        .collect();
+    let all = all.into_iter().map(|(c, m)| (c, m.into_iter().map(|(k, s)| (k, mean(&s))).collect())).collect();
+    (all, per_snr)
 }
 
 /// The report as markdown tables.
@@ -278,6 +302,20 @@ pub fn markdown(r: &Report) -> String {
                     let _ = writeln!(m, "| {:.2} k | **all** | **{sys}** | **{:.3}** | **{:.3}** | **{:.2}** |", *rate as f64 / 1000.0, s.pesq_wb, s.stoi, s.si_sdr);
                 }
             }
+        }
+    }
+    if !r.by_noise.is_empty() {
+        let _ = writeln!(m, "\nPer noise class, {:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder):\n", r.by_noise_rate as f64 / 1000.0);
+        let _ = writeln!(m, "| noise | mixtures | PESQ-WB noisy | nnnoiseless | lull | SI-SDR dB noisy | nnnoiseless | lull |");
+        let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
+        for (class, by_sys) in &r.by_noise {
+            let get = |sys: &str| by_sys.get(sys).cloned().unwrap_or_default();
+            let (noisy, rnn, lull) = (get("noisy"), get("nnnoiseless"), get("lull"));
+            let _ = writeln!(
+                m,
+                "| {class} | {} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} |",
+                lull.n, noisy.pesq_wb, rnn.pesq_wb, lull.pesq_wb, noisy.si_sdr, rnn.si_sdr, lull.si_sdr
+            );
         }
     }
     let undefined: usize = r.overall.values().flat_map(|m| m.values()).map(|s| s.undefined).sum();

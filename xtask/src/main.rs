@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lull::model::ModelConfig;
 
 use xtask::corpus::CorpusSource;
@@ -41,7 +42,9 @@ enum Command {
         /// Run directory for checkpoints and state.json.
         #[arg(long, default_value = "target/runs/default")]
         run_dir: PathBuf,
-        /// Continue the run in --run-dir from its last checkpoint.
+        /// Continue the run in --run-dir from its last checkpoint, with the options and model
+        /// configuration it was started with; options given on this command line replace
+        /// theirs (e.g. a larger --steps).
         #[arg(long)]
         resume: bool,
         #[arg(long, default_value_t = 9000)]
@@ -97,6 +100,10 @@ enum Command {
         /// where speech dominates a band, none where noise does.
         #[arg(long)]
         over_suppression_by_target: bool,
+        /// `--over-suppression` for the bands centred at 8 kHz and up (default: the same), where
+        /// sibilants are few and quiet and a model hedges them down.
+        #[arg(long)]
+        high_band_over_suppression: Option<f64>,
         /// Play half of the training speech clips up to this much faster or slower (0.1 = ±10 %,
         /// pitch and formants move with it) for more voices than the corpus has; 0 = as recorded.
         #[arg(long, default_value_t = 0.0)]
@@ -153,7 +160,15 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Whether the user typed this `train` option (rather than clap filling in its default).
+    let typed = |id: &str| {
+        matches.subcommand_matches("train").and_then(|m: &ArgMatches| m.value_source(id)) == Some(ValueSource::CommandLine)
+    };
     match cli.command {
         Command::Bundle { args } => {
             nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args))
@@ -161,10 +176,41 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
-            over_suppression, over_suppression_by_target, speed_perturb,
+            over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
         } => {
-            let config = ModelConfig { hidden, layers, fine_bins, df_order, floor_features, pitch_features, ..ModelConfig::default() };
+            // Resuming continues the run as it was started: its stored options and configuration,
+            // with only what is typed now replacing them.
+            let stored = if resume { Some(train::load_state(&run_dir).with_context(|| format!("--resume: cannot read the run in {}", run_dir.display()))?) } else { None };
+            macro_rules! pick {
+                ($from:ident . $field:ident) => {
+                    match &stored {
+                        Some(s) if !typed(stringify!($field)) => s.$from.$field.clone(),
+                        _ => $field,
+                    }
+                };
+            }
+            let config = ModelConfig {
+                hidden: pick!(config.hidden),
+                layers: pick!(config.layers),
+                fine_bins: pick!(config.fine_bins),
+                df_order: pick!(config.df_order),
+                floor_features: pick!(config.floor_features),
+                pitch_features: pick!(config.pitch_features),
+                ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
+            };
+            let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));
+            let (val_every, val_batches, checkpoint_every, workers) = (pick!(options.val_every), pick!(options.val_batches), pick!(options.checkpoint_every), pick!(options.workers));
+            let (time_budget_min, over_suppression, over_suppression_by_target) = (pick!(options.time_budget_min), pick!(options.over_suppression), pick!(options.over_suppression_by_target));
+            let (high_band_over_suppression, speed_perturb) = (pick!(options.high_band_over_suppression), pick!(options.speed_perturb));
+            let corpus = match &stored {
+                Some(s) if !typed("corpus") => s.corpus.clone(),
+                _ => corpus,
+            };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
+            anyhow::ensure!(
+                high_band_over_suppression.is_none_or(|f| (1.0..=100.0).contains(&f)),
+                "--high-band-over-suppression must be in 1..=100"
+            );
             anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
@@ -184,6 +230,7 @@ fn main() -> Result<()> {
                 time_budget_min: time_budget_min.max(0.0),
                 over_suppression,
                 over_suppression_by_target,
+                high_band_over_suppression,
                 speed_perturb,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));

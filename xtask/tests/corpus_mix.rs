@@ -1,11 +1,12 @@
 //! The training loader's on-the-fly mixtures: requested SNR within 0.5 dB for every noise class,
 //! exact lengths at every training rate, finite audio, and the clip bandwidth carried through.
-//! And `cargo xtask eval` end to end on the same tiny corpus.
+//! The noise class each mixture reports, and `cargo xtask eval` end to end on the same tiny
+//! corpus.
 
 use lull::dsp::stft::StftSize;
 use lull::model::ModelConfig;
 use rand::{Rng, SeedableRng};
-use xtask::corpus::{CorpusSource, NoiseChoice};
+use xtask::corpus::{CorpusSource, NoiseChoice, NoiseClass};
 use xtask::data::manifest::{Clip, Kind, Manifest, Split, FORMAT_VERSION};
 use xtask::synth::active_power;
 use xtask::train::ExampleSource;
@@ -206,6 +207,31 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     assert!(r.clean_speech_energy_db["lull"].abs() < 0.05, "{:?}", r.clean_speech_energy_db);
     assert!(r.clean_speech["lull"].si_sdr > 40.0, "{:?}", r.clean_speech);
     assert!(r.clean_speech.contains_key("nnnoiseless"));
+    // Every 48 kHz mixture lands in exactly one noise class, per bucket and overall.
+    assert_eq!(r.by_noise_rate, 48_000);
+    let per_class: usize = r.by_noise.values().map(|s| s["lull"].n).sum();
+    assert_eq!(per_class, 5, "{:?}", r.by_noise);
+    for by_snr in r.by_noise_snr.values() {
+        assert!(by_snr.values().all(|s| s["noisy"].n == s["lull"].n));
+    }
     let md = xtask::eval::markdown(&r);
-    assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |"), "{md}");
+    assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |") && md.contains("Per noise class"), "{md}");
+}
+
+#[test]
+fn labelled_mixtures_are_the_same_mixtures_and_name_every_class() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    let source = CorpusSource::open(dir.path(), Split::Train).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..120u64 {
+        let (a, class) = source.mix_labelled(&mut rand::rngs::StdRng::seed_from_u64(seed), 16_000, 8_000, 5.0, -26.0, NoiseChoice::Any);
+        let b = source.mix(&mut rand::rngs::StdRng::seed_from_u64(seed), 16_000, 8_000, 5.0, -26.0, NoiseChoice::Any);
+        assert!(a.clean == b.clean && a.noise == b.noise, "seed {seed}: the label changed the mixture");
+        seen.insert(class);
+    }
+    // Brown, the rarest class, leads 5 % of draws: with these fixed seeds all seven show up.
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    let (_, class) = source.mix_labelled(&mut rand::rngs::StdRng::seed_from_u64(0), 16_000, 8_000, 5.0, -26.0, NoiseChoice::White);
+    assert_eq!(class, NoiseClass::White);
 }

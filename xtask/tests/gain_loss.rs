@@ -19,7 +19,7 @@ fn batch(config: &ModelConfig) -> Batch {
 }
 
 fn loss_at(gain: f32, over_suppression: f64) -> f32 {
-    loss_with(gain, Asymmetry { factor: over_suppression, by_target: false })
+    loss_with(gain, Asymmetry::uniform(over_suppression))
 }
 
 fn loss_with(gain: f32, asymmetry: Asymmetry) -> f32 {
@@ -45,10 +45,10 @@ fn by_target_scales_the_extra_charge_by_the_target_gain() {
     // Too low in both hops, as above. With factor 3 scaled by the 0.64 target, the speech hop
     // counts 1 + 2 · 0.64 = 2.28 times, the pause once: (2.28 + 1) / 2 = 1.64 × symmetric.
     let sym = loss_at(0.36, 1.0);
-    let scaled = loss_with(0.36, Asymmetry { factor: 3.0, by_target: true });
+    let scaled = loss_with(0.36, Asymmetry { by_target: true, ..Asymmetry::uniform(3.0) });
     assert!((scaled / sym - 1.64).abs() < 1e-4, "{scaled} / {sym}");
     // Too high: nothing changes.
-    let (sym, scaled) = (loss_at(1.0, 1.0), loss_with(1.0, Asymmetry { factor: 3.0, by_target: true }));
+    let (sym, scaled) = (loss_at(1.0, 1.0), loss_with(1.0, Asymmetry { by_target: true, ..Asymmetry::uniform(3.0) }));
     assert!((scaled - sym).abs() < 1e-6, "{scaled} vs {sym}");
 }
 
@@ -60,4 +60,25 @@ fn bands_and_fine_bins_are_averaged_separately() {
     let expected = per * 4.0 / 5.0 + per * 2.0 / 3.0;
     let got = loss_at(1.0, 1.0);
     assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
+}
+
+#[test]
+fn high_band_factor_applies_to_the_bands_from_8_khz_up_only() {
+    // Every gain too low (√0.36 − √0.64) in a speech hop and a pause. Symmetric elsewhere,
+    // factor 3 on the k bands centred at ≥ 8 kHz: the speech hop costs 32 + 2k band errors
+    // instead of 32, the pause 32 either way, so the loss is (64 + 2k) / 64 of the symmetric one.
+    let config = ModelConfig { fine_bins: 1, ..ModelConfig::default() };
+    let centres = lull::dsp::bands::BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz);
+    let k = centres.0.iter().filter(|&&c| c >= xtask::train::HIGH_BAND_HZ).count();
+    assert!((5..=12).contains(&k), "{k} bands from 8 kHz up");
+    let b = batch(&config);
+    let gains = Tensor::full(0.36f32, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
+    let at = |a: Asymmetry| gain_loss(&gains, &b, &config, a).unwrap().to_scalar::<f32>().unwrap();
+    let (sym, high) = (at(Asymmetry::SYMMETRIC), at(Asymmetry { high: 3.0, ..Asymmetry::SYMMETRIC }));
+    // The fine bin's group (one bin, both hops, its own mean) is untouched: subtract it.
+    let per = 0.04f32 + 10.0 * 0.0016;
+    let fine = per * 2.0 / 3.0;
+    let n = config.n_bands as f32;
+    let expected = (sym - fine) * (2.0 * n + 2.0 * k as f32) / (2.0 * n) + fine;
+    assert!((high - expected).abs() < 1e-5, "{high} vs {expected} (symmetric {sym})");
 }

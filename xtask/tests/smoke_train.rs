@@ -24,6 +24,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             time_budget_min: 0.0,
             over_suppression: 2.0,
             over_suppression_by_target: false,
+            high_band_over_suppression: None,
             speed_perturb: 0.0,
         },
         run_dir: dir.to_path_buf(),
@@ -88,5 +89,32 @@ fn smoke_train_with_deep_filtering_lowers_loss() {
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, df_order: 3, ..ModelConfig::default() };
     let state = train::train(request(&config, &dir, 30, 5, false)).unwrap();
     loss_fell_and_export_loads(&state, &config, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `cargo xtask train --resume` continues the run as it was started (its options and model
+/// size, not the command line's defaults), and what is typed again replaces them.
+#[test]
+fn resume_from_the_command_line_keeps_the_runs_options() {
+    let dir = std::env::temp_dir().join(format!("lull-resume-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let train = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["train", "--corpus", "synthetic", "--run-dir", dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        train::load_state(&dir).unwrap()
+    };
+    let first = ["--steps", "2", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1"];
+    let started = train(&[&first[..], &["--over-suppression", "3", "--time-budget-min", "0", "--val-every", "1"]].concat());
+    assert_eq!(started.step, 2);
+    let resumed = train(&["--resume", "--steps", "4"]);
+    assert_eq!(resumed.step, 4);
+    assert_eq!(resumed.config, started.config, "the model size came from the run, not the defaults");
+    let (a, b) = (&started.options, &resumed.options);
+    assert_eq!((b.batch, b.seq_frames, b.val_every, b.over_suppression, b.time_budget_min), (a.batch, a.seq_frames, a.val_every, 3.0, 0.0));
+    assert_eq!(b.steps, 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
