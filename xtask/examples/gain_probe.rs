@@ -4,14 +4,17 @@
 //! negative = speech turned down). The ideal gains are the ceiling of a band-gain denoiser; the
 //! per-band bias shows where the model falls short of it. SNR 60 stands for clean speech.
 //!
-//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60]`
+//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white]`
+//!
+//! With a noise class (recorded, white, pink, brown, hum, fan, babble), only mixtures whose
+//! (louder) noise is of that class count: the evaluation's seeds are walked until enough match.
 use std::sync::Arc;
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use lull::model::Model;
 use rand::{rngs::StdRng, SeedableRng};
 use realfft::{num_complex::Complex32, RealFftPlanner};
-use xtask::corpus::{CorpusSource, NoiseChoice};
+use xtask::corpus::{CorpusSource, NoiseChoice, NoiseClass};
 use xtask::data::manifest::Split;
 use xtask::featurize::featurize;
 use xtask::metrics::{pesq_wb, si_sdr};
@@ -44,12 +47,13 @@ fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let Some(weights) = args.get(1) else {
-        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus] [SNRS=-5,0,5,10,15,60]");
+        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus] [SNRS=-5,0,5,10,15,60] [NOISE_CLASS]");
     };
     let model = Arc::new(Model::from_bytes(&std::fs::read(weights)?)?);
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(6);
     let corpus = args.get(3).map(String::as_str).unwrap_or("target/corpus");
     let snrs: Vec<f32> = args.get(4).map(String::as_str).unwrap_or("-5,0,5,10,15,60").split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let class = args.get(5).map(String::as_str);
     let cfg = model.config().clone();
     let source = CorpusSource::open(std::path::Path::new(corpus), Split::Test)?;
     let rate = 48_000u32;
@@ -61,9 +65,17 @@ fn main() -> anyhow::Result<()> {
         let mut bias = vec![(0.0f64, 0usize); nb];
         let mut abserr = 0.0f64;
         let mut nerr = 0usize;
-        for i in 0..n {
+        let mut used = 0;
+        for i in 0..n * 200 {
+            if used == n {
+                break;
+            }
             let mut rng = StdRng::seed_from_u64(7 ^ i as u64);
-            let ex = source.mix(&mut rng, rate, len, snr, -26.0, NoiseChoice::Any);
+            let (ex, c): (_, NoiseClass) = source.mix_labelled(&mut rng, rate, len, snr, -26.0, NoiseChoice::Any);
+            if class.is_some_and(|want| want != c.name()) {
+                continue;
+            }
+            used += 1;
             let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
             let s = featurize(&cfg, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
             let mut state = model.new_state();
@@ -97,7 +109,8 @@ fn main() -> anyhow::Result<()> {
             sl += si_sdr(&ex.clean, &lull);
             so += si_sdr(&ex.clean, &oracle);
         }
-        let k = n as f64;
+        anyhow::ensure!(used > 0, "no mixture with noise class {class:?} among {} seeds", n * 200);
+        let k = used as f64;
         println!("snr {snr:>4}: PESQ noisy {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
         let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
         println!("   bias dB per band (speech frames): {}", b.join(" "));

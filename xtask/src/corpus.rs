@@ -42,6 +42,8 @@ pub struct CorpusSource {
     rate_pick: WeightedIndex<f64>,
     /// Largest relative speed change of a speech clip (0 = none); see `with_speed_perturbation`.
     speed_perturb: f64,
+    /// The same for recorded noise clips; see `with_noise_speed_perturbation`.
+    noise_speed_perturb: f64,
 }
 
 /// Speed factors are drawn in steps of this size.
@@ -89,6 +91,7 @@ impl CorpusSource {
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
             speed_perturb: 0.0,
+            noise_speed_perturb: 0.0,
         })
     }
 
@@ -101,23 +104,37 @@ impl CorpusSource {
         self
     }
 
+    /// Plays half of the recorded noise clips faster or slower by up to `max`, as
+    /// `with_speed_perturbation` does speech: an engine, a drone or a tap at another speed is
+    /// another noise, and the corpus has only 86 min of recorded noise. 0 leaves them as
+    /// recorded (and draws nothing from the RNG).
+    pub fn with_noise_speed_perturbation(mut self, max: f64) -> Self {
+        self.noise_speed_perturb = max;
+        self
+    }
+
     /// Speech clips in this split (for reporting).
     pub fn speech_seconds(&self) -> f64 {
         self.speech.iter().map(|c| c.samples.len() as f64 / c.rate as f64).sum()
     }
 
     /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.
-    /// The clip is taken to be recorded at its rate times `speed`, rounded to 100 Hz so the
-    /// resampling ratio stays a short fraction (rubato's block sizes grow with its denominator).
     fn clip_at(clip: &Clip, rate: u32, speed: f64) -> (Vec<f32>, f32) {
-        let from = if speed == 1.0 { clip.rate } else { ((clip.rate as f64 * speed / 100.0).round() * 100.0) as u32 };
+        let from = Self::rate_for_speed(clip, speed);
         (resample(&clip.samples, from, rate), from as f32 / clip.rate as f32)
     }
 
-    /// A speed factor for the next clip: 1, or with speed perturbation on, half the time a
-    /// step of `SPEED_STEP` within ±`speed_perturb`.
-    fn draw_speed(&self, rng: &mut StdRng) -> f64 {
-        let steps = (self.speed_perturb / SPEED_STEP).round() as i32;
+    /// The rate `clip` is taken to be recorded at to play it about `speed` times as fast,
+    /// rounded to 100 Hz so the resampling ratio stays a short fraction (rubato's block sizes
+    /// grow with its denominator).
+    fn rate_for_speed(clip: &Clip, speed: f64) -> u32 {
+        if speed == 1.0 { clip.rate } else { ((clip.rate as f64 * speed / 100.0).round() * 100.0) as u32 }
+    }
+
+    /// A speed factor for the next clip: 1, or with `max` > 0, half the time a step of
+    /// `SPEED_STEP` within ±`max`.
+    fn draw_speed(rng: &mut StdRng, max: f64) -> f64 {
+        let steps = (max / SPEED_STEP).round() as i32;
         if steps == 0 || !rng.gen_bool(0.5) {
             return 1.0;
         }
@@ -133,7 +150,7 @@ impl CorpusSource {
         let mut pos = (rng.gen_range(0.0..0.5) * rate as f32) as usize;
         while pos < len {
             let clip = &self.speech[self.speech_pick.sample(rng)];
-            let (x, speed) = Self::clip_at(clip, rate, self.draw_speed(rng));
+            let (x, speed) = Self::clip_at(clip, rate, Self::draw_speed(rng, self.speed_perturb));
             let g = 10f32.powf((level_db - clip.level_db) / 20.0);
             let n = x.len().min(len - pos);
             for (o, v) in out[pos..pos + n].iter_mut().zip(&x) {
@@ -148,11 +165,12 @@ impl CorpusSource {
     /// A recorded noise clip from a random offset, looped to `len`.
     fn recorded_noise(&self, rng: &mut StdRng, rate: u32, len: usize) -> Vec<f32> {
         let clip = &self.noise[rng.gen_range(0..self.noise.len())];
+        let from = Self::rate_for_speed(clip, Self::draw_speed(rng, self.noise_speed_perturb));
         // Resample only the stretch needed (plus margin), not the whole clip.
-        let need = (len as f64 * clip.rate as f64 / rate as f64) as usize + 64;
+        let need = (len as f64 * from as f64 / rate as f64) as usize + 64;
         let start = rng.gen_range(0..clip.samples.len());
         let stretch: Vec<f32> = clip.samples.iter().cycle().skip(start).take(need).copied().collect();
-        let mut x = if clip.rate == rate { stretch } else { resample(&stretch, clip.rate, rate) };
+        let mut x = if from == rate { stretch } else { resample(&stretch, from, rate) };
         x.resize(len, 0.0);
         x
     }

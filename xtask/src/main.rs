@@ -108,6 +108,10 @@ enum Command {
         /// pitch and formants move with it) for more voices than the corpus has; 0 = as recorded.
         #[arg(long, default_value_t = 0.0)]
         speed_perturb: f64,
+        /// The same for the recorded noise clips: an engine or a drone at another speed is
+        /// another noise; 0 = as recorded.
+        #[arg(long, default_value_t = 0.0)]
+        noise_speed_perturb: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -177,6 +181,7 @@ fn main() -> Result<()> {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
+            noise_speed_perturb,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -201,7 +206,8 @@ fn main() -> Result<()> {
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));
             let (val_every, val_batches, checkpoint_every, workers) = (pick!(options.val_every), pick!(options.val_batches), pick!(options.checkpoint_every), pick!(options.workers));
             let (time_budget_min, over_suppression, over_suppression_by_target) = (pick!(options.time_budget_min), pick!(options.over_suppression), pick!(options.over_suppression_by_target));
-            let (high_band_over_suppression, speed_perturb) = (pick!(options.high_band_over_suppression), pick!(options.speed_perturb));
+            let (high_band_over_suppression, speed_perturb, noise_speed_perturb) =
+                (pick!(options.high_band_over_suppression), pick!(options.speed_perturb), pick!(options.noise_speed_perturb));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -212,13 +218,14 @@ fn main() -> Result<()> {
                 "--high-band-over-suppression must be in 1..=100"
             );
             anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
+            anyhow::ensure!((0.0..=0.3).contains(&noise_speed_perturb), "--noise-speed-perturb must be in 0..=0.3");
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
                 "data" => (
-                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb)),
+                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb).with_noise_speed_perturbation(noise_speed_perturb)),
                     Arc::new(CorpusSource::open(&data_dir, Split::Val)?),
                 ),
                 other => anyhow::bail!("unknown corpus `{other}` (available: data, synthetic)"),
@@ -232,6 +239,7 @@ fn main() -> Result<()> {
                 over_suppression_by_target,
                 high_band_over_suppression,
                 speed_perturb,
+                noise_speed_perturb,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;

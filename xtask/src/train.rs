@@ -74,6 +74,9 @@ pub struct TrainOptions {
     /// Largest speed change of training speech clips (`CorpusSource::with_speed_perturbation`).
     #[serde(default)]
     pub speed_perturb: f64,
+    /// The same for recorded noise clips (`CorpusSource::with_noise_speed_perturbation`).
+    #[serde(default)]
+    pub noise_speed_perturb: f64,
 }
 
 impl TrainOptions {

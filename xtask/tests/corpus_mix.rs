@@ -135,6 +135,44 @@ fn speed_perturbation_moves_duration_and_bandwidth_together() {
     assert!(changed * 4 > speeds.len() && changed < speeds.len(), "{changed} of {} clips perturbed", speeds.len());
 }
 
+/// The frequency in 850..=1150 Hz (5 Hz steps) where `x` at `rate` is strongest.
+fn tone_hz(x: &[f32], rate: f32) -> f32 {
+    let power = |f: f32| {
+        let w = std::f32::consts::TAU * f / rate;
+        let (re, im) = x.iter().enumerate().fold((0.0f32, 0.0f32), |(re, im), (i, v)| (re + v * (w * i as f32).cos(), im + v * (w * i as f32).sin()));
+        re * re + im * im
+    };
+    (170..=230).map(|k| k as f32 * 5.0).max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap()
+}
+
+#[test]
+fn noise_speed_perturbation_moves_recorded_noise_only_on_its_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    // The recorded noise becomes a 1 kHz tone, so its speed shows as its frequency.
+    let tone: Vec<f32> = (0..32_000).map(|i| 0.1 * (std::f32::consts::TAU * 1000.0 * i as f32 / 16_000.0).sin()).collect();
+    write_wav(&dir.path().join("audio/noise/fake/n.wav"), &tone, 16_000);
+    let peaks = |max: f64| {
+        let source = CorpusSource::open(dir.path(), Split::Train).unwrap().with_noise_speed_perturbation(max);
+        let mut out = Vec::new();
+        for seed in 0..400u64 {
+            let (ex, class) = source.mix_labelled(&mut rand::rngs::StdRng::seed_from_u64(seed), 16_000, 8_000, 5.0, -26.0, NoiseChoice::Any);
+            if class == NoiseClass::Recorded && out.len() < 12 {
+                out.push(tone_hz(&ex.noise, 16_000.0));
+            }
+        }
+        out
+    };
+    let as_recorded = peaks(0.0);
+    assert!(as_recorded.len() == 12 && as_recorded.iter().all(|&f| f == 1000.0), "{as_recorded:?}");
+    let moved = peaks(0.1);
+    // 1 kHz × (1 ± k · 2.5 %), k ≤ 4, to the 5 Hz grid of the search.
+    let allowed = |f: f32| (-4..=4).any(|k: i32| (f - 1000.0 * (1.0 + 0.025 * k as f32)).abs() <= 5.0);
+    assert!(moved.iter().all(|&f| allowed(f)), "{moved:?}");
+    let changed = moved.iter().filter(|&&f| f != 1000.0).count();
+    assert!(changed >= 3 && changed < moved.len(), "{moved:?}");
+}
+
 #[test]
 fn loss_mask_follows_each_utterance_bandwidth() {
     use lull::dsp::bands::BandCenters;
