@@ -12,7 +12,7 @@
 //! names a weights file to count instead of the embedded model.
 
 use lull::engine::Denoiser;
-use lull::model::{default_model, Model};
+
 
 #[path = "../benches/common/noise.rs"]
 mod noise;
@@ -33,12 +33,7 @@ fn main() {
     match which {
         "lull" | "lull-stereo" => {
             let channels = if which == "lull" { 1 } else { 2 };
-            let model = match args.get(3) {
-                Some(path) => std::sync::Arc::new(
-                    Model::from_bytes(&std::fs::read(path).expect("readable weights file")).expect("valid weights file"),
-                ),
-                None => default_model().expect("embedded model"),
-            };
+            let model = lull::model::load(args.get(3).map(std::path::Path::new)).expect("loadable weights");
             let mut d = Denoiser::new(model, 48_000.0, channels).expect("engine");
             let (mut l, mut r) = (vec![0.0f32; HOP], vec![0.0f32; HOP]);
             for hop in input.chunks_exact(HOP) {

@@ -91,6 +91,22 @@ fn the_embedded_default_model_loads() {
 }
 
 #[test]
+fn load_reads_a_file_names_a_missing_one_and_defaults_to_the_embedded_model() {
+    let c = small_config();
+    let path = std::env::temp_dir().join(format!("lull-load-{}.safetensors", std::process::id()));
+    std::fs::write(&path, write(&tensors(&c), &good_meta(&c))).unwrap();
+    let loaded = lull::model::load(Some(&path)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(loaded.config(), &c);
+    match lull::model::load(Some(&path)).unwrap_err() {
+        err @ ModelError::Unreadable { .. } => assert!(err.to_string().contains(&path.display().to_string()), "{err}"),
+        err => panic!("a missing file gave {err}"),
+    }
+    let embedded = lull::model::load(None).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&embedded, &lull::model::default_model().unwrap()));
+}
+
+#[test]
 fn truncated_file_is_corrupt() {
     let c = small_config();
     let good = write(&tensors(&c), &good_meta(&c));

@@ -8,7 +8,6 @@
 //!
 //! With a noise class (recorded, white, pink, brown, hum, fan, babble), only mixtures whose
 //! (louder) noise is of that class count: the evaluation's seeds are walked until enough match.
-use std::sync::Arc;
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use lull::model::Model;
@@ -49,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     let Some(weights) = args.get(1) else {
         anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus] [SNRS=-5,0,5,10,15,60] [NOISE_CLASS]");
     };
-    let model = Arc::new(Model::from_bytes(&std::fs::read(weights)?)?);
+    let model = lull::model::load(Some(std::path::Path::new(weights)))?;
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(6);
     let corpus = args.get(3).map(String::as_str).unwrap_or("target/corpus");
     let snrs: Vec<f32> = args.get(4).map(String::as_str).unwrap_or("-5,0,5,10,15,60").split(',').map(str::parse).collect::<Result<_, _>>()?;

@@ -71,6 +71,13 @@ pub struct TrainOptions {
     /// from before it existed used `over_suppression` there too.
     #[serde(default)]
     pub high_band_over_suppression: Option<f64>,
+    /// Power the top bands' gains are raised to before the loss compares them
+    /// (`Asymmetry::high_power`); unset = `GAIN_POWER`, as before it existed.
+    #[serde(default)]
+    pub high_band_gain_power: Option<f64>,
+    /// The same below `HIGH_BAND_HZ` (`Asymmetry::power`).
+    #[serde(default)]
+    pub gain_power: Option<f64>,
     /// Largest speed change of training speech clips (`CorpusSource::with_speed_perturbation`).
     #[serde(default)]
     pub speed_perturb: f64,
@@ -85,6 +92,8 @@ impl TrainOptions {
             factor: self.over_suppression,
             by_target: self.over_suppression_by_target,
             high: self.high_band_over_suppression.unwrap_or(self.over_suppression),
+            high_power: self.high_band_gain_power.unwrap_or(GAIN_POWER),
+            power: self.gain_power.unwrap_or(GAIN_POWER),
         }
     }
 }
@@ -103,14 +112,28 @@ pub struct Asymmetry {
     /// there stand only a few dB above most noises in few frames, so a uniform factor lets the
     /// model hedge them down (the top bands sat 4–6 dB below their targets at every SNR).
     pub high: f64,
+    /// Power the band gains centred at or above `HIGH_BAND_HZ` are raised to before the loss
+    /// compares them with their targets in speech frames (`GAIN_POWER` elsewhere, and in
+    /// pauses, where the target is a certain 0). A squared error fits the
+    /// conditional mean of g^p, and where the model cannot tell speech from noise (sibilants
+    /// and breath look like noise) that mean, turned back into energy, falls short of the mean
+    /// energy by more the smaller p is (Jensen): at p = 2 the expected energy is kept. Below
+    /// 8 kHz the √ stays, because there the perceptual measures reward the confident cuts a
+    /// compressed error makes.
+    pub high_power: f64,
+    /// The same for every other gain (bands below `HIGH_BAND_HZ`, fine bins).
+    pub power: f64,
 }
 
+/// RNNoise's compression of the gains in the loss: errors on quiet bands count.
+pub const GAIN_POWER: f64 = 0.5;
+
 impl Asymmetry {
-    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0 };
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER };
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
-        Self { factor, by_target: false, high: factor }
+        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER }
     }
 }
 
@@ -231,17 +254,25 @@ fn asymmetry(below: &Tensor, vad: &Tensor, extra: &Tensor, scale: Option<&Tensor
 pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetry) -> Result<Tensor> {
     let n = gains.dim(2)?;
     let target = b.target.narrow(2, 0, n)?;
-    let d = ((gains + 1e-6)?.sqrt()? - target.sqrt()?)?;
+    let nb = config.n_bands;
+    let centres = BandCenters::erb(nb, config.band_max_hz, config.band_min_spacing_hz);
+    let high = |i: usize| i < nb && centres.0[i] >= HIGH_BAND_HZ;
+    let mut d = ((gains + 1e-6)?.sqrt()? - target.sqrt()?)?;
+    if asym.power != GAIN_POWER || asym.high_power != GAIN_POWER {
+        // In speech frames only: in pauses the target is a certain 0, and the √ error pushes
+        // harder towards it. g^p = exp(p·ln g), p per gain; the 1e-6 keeps ln finite at 0.
+        let powers: Vec<f32> = (0..n).map(|i| (if high(i) { asym.high_power } else { asym.power }) as f32).collect();
+        let powers = Tensor::from_vec(powers, n, gains.device())?;
+        let pow = |x: &Tensor| -> Result<Tensor> { Ok((x + 1e-6)?.log()?.broadcast_mul(&powers)?.exp()?) };
+        let d_speech = (pow(gains)? - pow(&target)?)?;
+        d = (&d + (d_speech - &d)?.broadcast_mul(&b.vad.unsqueeze(2)?)?)?;
+    }
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
     let mut per_gain = (&d2 + (d2.sqr()? * 10.0)?)?;
-    let nb = config.n_bands;
     if asym.factor != 1.0 || asym.high != 1.0 {
         let scale = asym.by_target.then_some(&target);
-        let centres = BandCenters::erb(nb, config.band_max_hz, config.band_min_spacing_hz);
-        let extra: Vec<f32> = (0..n)
-            .map(|i| (if i < nb && centres.0[i] >= HIGH_BAND_HZ { asym.high } else { asym.factor }) as f32 - 1.0)
-            .collect();
+        let extra: Vec<f32> = (0..n).map(|i| (if high(i) { asym.high } else { asym.factor }) as f32 - 1.0).collect();
         let extra = Tensor::from_vec(extra, n, gains.device())?;
         per_gain = (&per_gain * asymmetry(&d.lt(0.0)?, &b.vad, &extra, scale)?)?;
     }

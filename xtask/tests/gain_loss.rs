@@ -82,3 +82,29 @@ fn high_band_factor_applies_to_the_bands_from_8_khz_up_only() {
     let expected = (sym - fine) * (2.0 * n + 2.0 * k as f32) / (2.0 * n) + fine;
     assert!((high - expected).abs() < 1e-5, "{high} vs {expected} (symmetric {sym})");
 }
+
+#[test]
+fn gain_powers_apply_in_speech_frames_to_their_bands_only() {
+    // Every gain 0.36 against a target of 0.64, in a speech hop and a pause. With power 2 on
+    // the k bands centred at ≥ 8 kHz, their error in the speech hop is 0.36² − 0.64² = −0.28
+    // instead of √0.36 − √0.64 = −0.2; the pause, every other band and the fine bin keep the √.
+    let config = ModelConfig { fine_bins: 1, ..ModelConfig::default() };
+    let centres = lull::dsp::bands::BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz);
+    let k = centres.0.iter().filter(|&&c| c >= xtask::train::HIGH_BAND_HZ).count() as f32;
+    let b = batch(&config);
+    let gains = Tensor::full(0.36f32, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
+    let at = |a: Asymmetry| gain_loss(&gains, &b, &config, a).unwrap().to_scalar::<f32>().unwrap();
+    let (sqrt, energy) = (at(Asymmetry::SYMMETRIC), at(Asymmetry { high_power: 2.0, ..Asymmetry::SYMMETRIC }));
+    let per = |e: f32| e * e + 10.0 * e.powi(4);
+    let fine = per(0.2) * 2.0 / 3.0;
+    let n = config.n_bands as f32;
+    let expected = (sqrt - fine) * ((2.0 * n - k) * per(0.2) + k * per(0.28)) / (2.0 * n * per(0.2)) + fine;
+    assert!((energy - expected).abs() < 1e-5, "{energy} vs {expected} (√ everywhere {sqrt})");
+    // Power 1 below 8 kHz instead: amplitude error 0.28 in the speech hop's other bands and
+    // its fine bin.
+    let amplitude = at(Asymmetry { power: 1.0, ..Asymmetry::SYMMETRIC });
+    let expected = (sqrt - fine) * ((n - k) * per(0.28) + (n + k) * per(0.2)) / (2.0 * n * per(0.2)) + (per(0.28) + per(0.2)) / 3.0;
+    assert!((amplitude - expected).abs() < 1e-5, "{amplitude} vs {expected} (√ everywhere {sqrt})");
+    // Back at the default power the loss is the √ one exactly.
+    assert_eq!(at(Asymmetry { high_power: xtask::train::GAIN_POWER, ..Asymmetry::SYMMETRIC }), sqrt);
+}

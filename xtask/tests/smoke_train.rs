@@ -7,7 +7,8 @@ use lull::model::{Model, ModelConfig};
 use xtask::synth::SyntheticSource;
 use xtask::train::{self, TrainOptions, TrainRequest};
 
-/// A small run on the synthetic corpus, with the over-suppression factor on so its path runs.
+/// A small run on the synthetic corpus, with the over-suppression factor and the top bands'
+/// gain power on so their paths run.
 fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64, resume: bool) -> TrainRequest {
     TrainRequest {
         config: config.clone(),
@@ -25,6 +26,8 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             over_suppression: 2.0,
             over_suppression_by_target: false,
             high_band_over_suppression: None,
+            high_band_gain_power: Some(2.0),
+            gain_power: None,
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
         },
@@ -109,13 +112,14 @@ fn resume_from_the_command_line_keeps_the_runs_options() {
         train::load_state(&dir).unwrap()
     };
     let first = ["--steps", "2", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1"];
-    let started = train(&[&first[..], &["--over-suppression", "3", "--time-budget-min", "0", "--val-every", "1"]].concat());
+    let started = train(&[&first[..], &["--over-suppression", "3", "--gain-power", "0.75", "--time-budget-min", "0", "--val-every", "1"]].concat());
     assert_eq!(started.step, 2);
     let resumed = train(&["--resume", "--steps", "4"]);
     assert_eq!(resumed.step, 4);
     assert_eq!(resumed.config, started.config, "the model size came from the run, not the defaults");
     let (a, b) = (&started.options, &resumed.options);
     assert_eq!((b.batch, b.seq_frames, b.val_every, b.over_suppression, b.time_budget_min), (a.batch, a.seq_frames, a.val_every, 3.0, 0.0));
+    assert_eq!((b.gain_power, b.high_band_gain_power), (Some(0.75), Some(2.0)), "typed and default gain powers are kept");
     assert_eq!(b.steps, 4);
     let _ = std::fs::remove_dir_all(&dir);
 }

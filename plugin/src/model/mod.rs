@@ -31,6 +31,8 @@ pub enum ModelError {
     WrongDtype { name: String, found: String },
     #[error("tensor `{name}` holds a non-finite value at index {index}")]
     NonFinite { name: String, index: usize },
+    #[error("cannot read weights file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
 }
 
 /// The model shipped with the plugin, embedded at build time.
@@ -44,4 +46,13 @@ pub fn default_model() -> Result<std::sync::Arc<Model>, ModelError> {
     MODEL
         .get_or_init(|| Model::from_bytes(DEFAULT_WEIGHTS).map(Arc::new))
         .clone()
+}
+
+/// The weights file at `path`, or the embedded model without one: what every offline front
+/// door (`cargo xtask denoise` and `eval`, the probes and benchmarks) loads.
+pub fn load(path: Option<&std::path::Path>) -> Result<std::sync::Arc<Model>, ModelError> {
+    let Some(path) = path else { return default_model() };
+    let unreadable = |reason: String| ModelError::Unreadable { path: path.display().to_string(), reason };
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    Model::from_bytes(&bytes).map(std::sync::Arc::new)
 }
