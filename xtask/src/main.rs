@@ -107,7 +107,7 @@ enum Command {
         /// Power the gains of the bands centred at 8 kHz and up are raised to before the loss
         /// compares them in speech frames (0.5 elsewhere). 2 compares energies, so a top band
         /// the model cannot call keeps its expected energy instead of being hedged down
-        /// (0.5 left the high band 5 dB low). The default; the shipped model predates it (0.5).
+        /// (0.5 left the high band 5 dB low). The shipped model uses 2.
         #[arg(long, default_value = "2")]
         high_band_gain_power: Option<f64>,
         /// The same for the bands below 8 kHz (default 0.5).
