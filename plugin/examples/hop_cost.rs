@@ -13,7 +13,6 @@
 
 use lull::engine::Denoiser;
 
-
 #[path = "../benches/common/noise.rs"]
 mod noise;
 

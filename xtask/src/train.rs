@@ -207,8 +207,8 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
     })
 }
 
-/// Gain loss on √-compressed gains (RNNoise's choice: errors on quiet bands count) masked by the
-/// sample weights, the deep filter's spectral loss if it has one, plus a small voice-activity
+/// Gain loss on compressed gains (√g as in RNNoise, so errors on quiet bands count; g^p in
+/// speech frames where `Asymmetry` says so) masked by the sample weights, the deep filter's spectral loss if it has one, plus a small voice-activity
 /// cross-entropy.
 pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
@@ -250,7 +250,8 @@ fn asymmetry(below: &Tensor, vad: &Tensor, extra: &Tensor, scale: Option<&Tensor
 /// The gain part of `loss`, over the gains the network has (the bands', and the fine bins'
 /// unless they are deep-filtered). In speech frames, an error below the target (speech turned
 /// down) counts `asymmetry.factor` times (scaled towards once as the target falls, with
-/// `by_target`); everywhere else, and above the target, once.
+/// `by_target`); everywhere else, and above the target, once. Gains are compared as √g, or in
+/// speech frames as g^`power` (g^`high_power` from `HIGH_BAND_HZ` up).
 pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetry) -> Result<Tensor> {
     let n = gains.dim(2)?;
     let target = b.target.narrow(2, 0, n)?;
