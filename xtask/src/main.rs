@@ -258,7 +258,7 @@ fn main() -> Result<()> {
                 noise_speed_perturb,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
-            train::train(TrainRequest { config, options, run_dir, resume, corpus_name: corpus, source, val_source, command })?;
+            train::train(TrainRequest { config, options, run_dir, resume: stored, corpus_name: corpus, source, val_source, command })?;
             Ok(())
         }
         Command::Export { run_dir, out_dir } => {
@@ -293,9 +293,14 @@ fn main() -> Result<()> {
 
 /// A weights file, or the embedded model.
 fn load_model(weights: Option<&std::path::Path>) -> Result<Arc<lull::model::Model>> {
-    lull::model::load(weights).with_context(|| match weights {
-        Some(p) => format!("weights {} refused", p.display()),
-        None => "the embedded model is refused".into(),
+    lull::model::load(weights).map_err(|e| {
+        let context = match weights {
+            // That error already names the file.
+            _ if matches!(e, lull::model::ModelError::Unreadable { .. }) => return anyhow::Error::new(e),
+            Some(p) => format!("weights {} refused", p.display()),
+            None => "the embedded model is refused".into(),
+        };
+        anyhow::Error::new(e).context(context)
     })
 }
 

@@ -415,18 +415,26 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
 /// Builds the network and loads a run's checkpoint into it.
 pub fn load_checkpoint(dir: &Path) -> Result<(RunState, VarMap, LullNet)> {
     let state = load_state(dir)?;
+    let (varmap, net) = load_weights(dir, &state.config)?;
+    Ok((state, varmap, net))
+}
+
+/// Builds the network for `config` and loads the checkpoint in `dir` into it.
+fn load_weights(dir: &Path, config: &ModelConfig) -> Result<(VarMap, LullNet)> {
     let mut varmap = VarMap::new();
-    let net = net::build(&state.config, &varmap, &Device::Cpu)?;
+    let net = net::build(config, &varmap, &Device::Cpu)?;
     let ck = dir.join(CHECKPOINT);
     varmap.load(&ck).with_context(|| format!("cannot load checkpoint {}", ck.display()))?;
-    Ok((state, varmap, net))
+    Ok((varmap, net))
 }
 
 pub struct TrainRequest {
     pub config: ModelConfig,
     pub options: TrainOptions,
     pub run_dir: PathBuf,
-    pub resume: bool,
+    /// The run to continue, as `load_state` read it from `run_dir` (its options and
+    /// configuration are what the caller merged the command line into); `None` starts afresh.
+    pub resume: Option<RunState>,
     pub corpus_name: String,
     pub source: std::sync::Arc<dyn ExampleSource>,
     pub val_source: std::sync::Arc<dyn ExampleSource>,
@@ -436,9 +444,9 @@ pub struct TrainRequest {
 /// Trains; returns the final run state. Checkpoints go to `run_dir`.
 pub fn train(req: TrainRequest) -> Result<RunState> {
     let TrainRequest { config, options, run_dir, resume, corpus_name, source, val_source, command } = req;
-    let (mut state, varmap, net) = if resume {
-        let (mut state, varmap, net) = load_checkpoint(&run_dir)
-            .with_context(|| format!("--resume: no usable checkpoint in {}", run_dir.display()))?;
+    let (mut state, varmap, net) = if let Some(mut state) = resume {
+        let (varmap, net) =
+            load_weights(&run_dir, &state.config).with_context(|| format!("--resume: no usable checkpoint in {}", run_dir.display()))?;
         anyhow::ensure!(state.config == config, "--resume: the checkpoint's model configuration differs from the requested one");
         // The model card must show every command that shaped the weights.
         state.command = format!("{}` (to step {}), then `{command}", state.command, state.step);

@@ -43,9 +43,31 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Normalised cross-correlation of `now` with `then` (same length), 0 when either is silent.
-fn nccf(now: &[f32], now_energy: f32, then: &[f32]) -> f32 {
-    let denom = now_energy * dot(then, then);
+fn nccf(now: &[f32], now_energy: f32, then: &[f32], then_energy: f32) -> f32 {
+    let denom = now_energy * then_energy;
     if denom > 1e-20 { dot(now, then) / denom.sqrt() } else { 0.0 }
+}
+
+/// The best-scoring lag in `lo..=hi`: `now` against the window of its length that ends `lag`
+/// samples before `end`, `x[end - win - lag..end - lag]`. The window's energy
+/// slides with the lag (one sample in, one out) instead of being summed again per lag; it is
+/// kept in f64 so ~100 updates do not drift. `penalty(lag)` is subtracted from each score.
+fn best_lag(x: &[f32], end: usize, now: &[f32], lo: usize, hi: usize, penalty: impl Fn(usize) -> f32) -> (usize, f32) {
+    let win = now.len();
+    let now_energy = dot(now, now);
+    let mut then_energy = x[end - win - lo..end - lo].iter().map(|&v| v as f64 * v as f64).sum::<f64>();
+    let mut best = (lo, f32::MIN);
+    for lag in lo..=hi {
+        if lag > lo {
+            let (entering, leaving) = (x[end - win - lag] as f64, x[end - lag] as f64);
+            then_energy = (then_energy + entering * entering - leaving * leaving).max(0.0);
+        }
+        let score = nccf(now, now_energy, &x[end - win - lag..end - lag], then_energy as f32) - penalty(lag);
+        if score > best.1 {
+            best = (lag, score);
+        }
+    }
+    best
 }
 
 /// Streaming pitch-period search and per-band pitch correlation for one (mono) stream.
@@ -116,30 +138,13 @@ impl PitchTracker {
             *c = self.history[s..s + d].iter().sum::<f32>() / d as f32;
         }
         let win = fft / d;
-        let now = &self.coarse[n - win..];
-        let now_energy = dot(now, now);
         let (lo, hi) = ((self.min_lag / d).max(1), (self.max_lag / d).min(n - win));
-        let mut best = (lo, f32::MIN);
-        for lag in lo..=hi {
-            let score = nccf(now, now_energy, &self.coarse[n - win - lag..n - lag])
-                - LONG_LAG_PENALTY * (lag - lo) as f32 / (hi - lo).max(1) as f32;
-            if score > best.1 {
-                best = (lag, score);
-            }
-        }
+        let penalty = |lag: usize| LONG_LAG_PENALTY * (lag - lo) as f32 / (hi - lo).max(1) as f32;
+        let coarse_pick = best_lag(&self.coarse, n, &self.coarse[n - win..], lo, hi, penalty).0;
         // Fine: the host-rate frame, within one coarse step of the coarse pick.
-        let now = &self.history[len - fft..];
-        let now_energy = dot(now, now);
-        let centre = best.0 * d;
+        let centre = coarse_pick * d;
         let (lo, hi) = ((centre + 1).saturating_sub(d).max(self.min_lag), (centre + d - 1).min(self.max_lag));
-        let mut best = (lo, f32::MIN);
-        for lag in lo..=hi {
-            let r = nccf(now, now_energy, &self.history[len - fft - lag..len - lag]);
-            if r > best.1 {
-                best = (lag, r);
-            }
-        }
-        best
+        best_lag(&self.history, len, &self.history[len - fft..], lo, hi, |_| 0.0)
     }
 
     /// Shifts in one hop of the mono input and writes, for the frame that ends with it, each

@@ -1,0 +1,31 @@
+//! The command line's errors name the problem and the file once, not twice.
+
+use std::process::Command;
+
+fn denoise_with_weights(weights: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["denoise", "in.wav", "out.wav", "--weights"])
+        .arg(weights)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a bad weights file must fail the command");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_weights_files_are_named_once_with_the_reason() {
+    let dir = std::env::temp_dir().join(format!("lull-cli-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let missing = dir.join("missing.safetensors");
+    let err = denoise_with_weights(&missing);
+    assert_eq!(err.matches("missing.safetensors").count(), 1, "{err}");
+    assert!(err.contains("cannot read weights file"), "{err}");
+
+    let corrupt = dir.join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"not a safetensors file").unwrap();
+    let err = denoise_with_weights(&corrupt);
+    assert_eq!(err.matches("corrupt.safetensors").count(), 1, "{err}");
+    assert!(err.contains("refused"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
