@@ -75,10 +75,18 @@ pub struct Report {
     pub clean_speech: BTreeMap<String, Scores>,
     /// The same: output-to-clean energy during speech over the whole band (0 = untouched).
     pub clean_speech_energy_db: BTreeMap<String, f64>,
+    /// The same clean speech played at other levels: active level (dBFS) → system → energy.
+    /// A denoiser should not care how loud a voice is, only how far above the noise.
+    pub clean_speech_energy_by_level_db: BTreeMap<i32, BTreeMap<String, f64>>,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
 }
+
+/// Active level of the evaluation's speech (dBFS).
+const SPEECH_LEVEL_DB: i32 = -26;
+/// Levels the clean speech is also played at: a distant or quiet mic, and a hot one.
+const OTHER_CLEAN_LEVELS_DB: [i32; 2] = [-60, -12];
 
 /// Runs Lull's engine over a whole signal and returns the output aligned with the input.
 pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32) -> Result<Vec<f32>> {
@@ -169,7 +177,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             // Seeded by the mixture index only: every bucket holds the same speech and noise,
             // only the SNR differs, so the buckets compare like with like.
             let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-            let (ex, class) = source.mix_labelled(&mut rng, BASE_RATE, len, snr, -26.0, NoiseChoice::Any);
+            let (ex, class) = source.mix_labelled(&mut rng, BASE_RATE, len, snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
             for &rate in &o.rates {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
@@ -202,10 +210,11 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();
     let mut clean_energy: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    let mut level_energy: BTreeMap<i32, BTreeMap<String, (f64, usize)>> = BTreeMap::new();
     let pb = bar(3 * o.per_bucket, "high-band, white-noise and clean-speech checks");
     for i in 0..o.per_bucket {
         let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
-        let ex = full.mix(&mut rng, 48_000, len, 15.0, -26.0, NoiseChoice::Any);
+        let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
         for (name, out) in [("noisy", noisy.clone()), ("nnnoiseless", run_rnnoise(&noisy, 48_000)), ("lull", run_lull(&o.model, &noisy, 48_000, o.reduction_db)?)] {
             tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
@@ -215,7 +224,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let mut rng = StdRng::seed_from_u64(o.seed ^ 0x3417e ^ i as u64);
         let rate = 22_050;
         let n22 = (o.seconds * rate as f32) as usize;
-        let ex = source.mix(&mut rng, rate, n22, 0.0, -26.0, NoiseChoice::White);
+        let ex = source.mix(&mut rng, rate, n22, 0.0, SPEECH_LEVEL_DB as f32, NoiseChoice::White);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
         let base = si_sdr(&ex.clean, &noisy);
         for (name, out) in [("nnnoiseless", run_rnnoise(&noisy, rate)), ("lull", run_lull(&o.model, &noisy, rate, o.reduction_db)?)] {
@@ -227,11 +236,20 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         // Clean speech: the buckets' speech with nothing to remove. A denoiser should leave it
         // alone; what it takes off here it takes off every voice.
         let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-        let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, -26.0, NoiseChoice::Any).clean;
+        let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any).clean;
         for (name, out) in [("nnnoiseless", run_rnnoise(&clean, BASE_RATE)), ("lull", run_lull(&o.model, &clean, BASE_RATE, o.reduction_db)?)] {
             let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
-            tally_finite(&mut clean_energy, name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            let e = band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB);
+            tally_finite(&mut clean_energy, name, e);
+            tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, e);
+        }
+        for level in OTHER_CLEAN_LEVELS_DB {
+            let g = 10f32.powf((level - SPEECH_LEVEL_DB) as f32 / 20.0);
+            let x: Vec<f32> = clean.iter().map(|v| v * g).collect();
+            for (name, out) in [("nnnoiseless", run_rnnoise(&x, BASE_RATE)), ("lull", run_lull(&o.model, &x, BASE_RATE, o.reduction_db)?)] {
+                tally_finite(level_energy.entry(level).or_default(), name, band_energy_ratio_db(&x, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            }
         }
         pb.inc(1);
     }
@@ -248,6 +266,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_db: avg(clean_energy),
+        clean_speech_energy_by_level_db: level_energy.into_iter().map(|(l, m)| (l, avg(m))).collect(),
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
@@ -334,6 +353,15 @@ pub fn markdown(r: &Report) -> String {
     for (k, s) in &r.clean_speech {
         let energy = r.clean_speech_energy_db.get(k).copied().unwrap_or(f64::NAN);
         let _ = writeln!(m, "- {k}: {:.3} / {:.3} / {:.2} dB, energy {energy:+.2} dB", s.pesq_wb, s.stoi, s.si_sdr);
+    }
+    if !r.clean_speech_energy_by_level_db.is_empty() {
+        let levels: Vec<String> = r.clean_speech_energy_by_level_db.keys().map(|l| l.to_string()).collect();
+        let _ = writeln!(m, "
+The same clean speech at {} dBFS active level: output-to-clean energy during speech:", levels.join(" / "));
+        for k in r.clean_speech_energy_by_level_db.values().next().map(|s| s.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            let per: Vec<String> = r.clean_speech_energy_by_level_db.values().map(|s| format!("{:+.2}", s.get(&k).copied().unwrap_or(f64::NAN))).collect();
+            let _ = writeln!(m, "- {k}: {} dB", per.join(" / "));
+        }
     }
     m
 }

@@ -121,6 +121,13 @@ enum Command {
         /// another noise; 0 = as recorded.
         #[arg(long, default_value_t = 0.0)]
         noise_speed_perturb: f64,
+        /// Quietest active speech level of a training example (dBFS). The shipped model trains
+        /// on −62…−6, so a quiet voice is not taken for noise.
+        #[arg(long, default_value_t = -62.0, allow_negative_numbers = true)]
+        speech_level_min_db: f64,
+        /// Loudest active speech level of a training example (dBFS).
+        #[arg(long, default_value_t = -6.0, allow_negative_numbers = true)]
+        speech_level_max_db: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -190,7 +197,7 @@ fn main() -> Result<()> {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
-            noise_speed_perturb, high_band_gain_power, gain_power,
+            noise_speed_perturb, high_band_gain_power, gain_power, speech_level_min_db, speech_level_max_db,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -233,14 +240,20 @@ fn main() -> Result<()> {
             );
             anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
             anyhow::ensure!((0.0..=0.3).contains(&noise_speed_perturb), "--noise-speed-perturb must be in 0..=0.3");
+            let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
+            anyhow::ensure!(
+                -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
+                "--speech-level-min-db and --speech-level-max-db must satisfy -90 <= min < max <= 0 (dBFS), got {speech_level_min_db} and {speech_level_max_db}"
+            );
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
                 "data" => (
-                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb).with_noise_speed_perturbation(noise_speed_perturb)),
-                    Arc::new(CorpusSource::open(&data_dir, Split::Val)?),
+                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb).with_noise_speed_perturbation(noise_speed_perturb)
+                        .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)),
+                    Arc::new(CorpusSource::open(&data_dir, Split::Val)?.with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)),
                 ),
                 other => anyhow::bail!("unknown corpus `{other}` (available: data, synthetic)"),
             };
@@ -256,6 +269,8 @@ fn main() -> Result<()> {
                 gain_power,
                 speed_perturb,
                 noise_speed_perturb,
+                speech_level_min_db,
+                speech_level_max_db,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::train(TrainRequest { config, options, run_dir, resume: stored, corpus_name: corpus, source, val_source, command })?;

@@ -84,6 +84,20 @@ pub struct TrainOptions {
     /// The same for recorded noise clips (`CorpusSource::with_noise_speed_perturbation`).
     #[serde(default)]
     pub noise_speed_perturb: f64,
+    /// Range of the speech's active level in dBFS (`CorpusSource::with_speech_levels`); runs
+    /// from before it existed used `LEGACY_SPEECH_LEVELS_DB`.
+    #[serde(default = "legacy_level_min")]
+    pub speech_level_min_db: f64,
+    #[serde(default = "legacy_level_max")]
+    pub speech_level_max_db: f64,
+}
+
+fn legacy_level_min() -> f64 {
+    crate::corpus::LEGACY_SPEECH_LEVELS_DB.0 as f64
+}
+
+fn legacy_level_max() -> f64 {
+    crate::corpus::LEGACY_SPEECH_LEVELS_DB.1 as f64
 }
 
 impl TrainOptions {

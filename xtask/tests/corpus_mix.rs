@@ -273,3 +273,24 @@ fn labelled_mixtures_are_the_same_mixtures_and_name_every_class() {
     let (_, class) = source.mix_labelled(&mut rand::rngs::StdRng::seed_from_u64(0), 16_000, 8_000, 5.0, -26.0, NoiseChoice::White);
     assert_eq!(class, NoiseClass::White);
 }
+
+#[test]
+fn training_speech_levels_span_the_requested_range() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    let config = ModelConfig::default();
+    let level_db = |ex: &xtask::train::Example| 10.0 * active_power(&ex.clean, ex.rate).log10();
+    let levels = |source: &CorpusSource| -> Vec<f32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        (0..80).map(|_| source.example(&mut rng, &config, 100)).filter(|ex| ex.clean.iter().any(|&v| v != 0.0)).map(|ex| level_db(&ex)).collect()
+    };
+    let span = |l: &[f32]| (l.iter().cloned().fold(f32::MAX, f32::min), l.iter().cloned().fold(f32::MIN, f32::max));
+    // Levels are set before the random EQ (±6 dB per band), so they land within a few dB.
+    // The range runs from before the option existed trained on:
+    let (lo, hi) = span(&levels(&CorpusSource::open(dir.path(), Split::Train).unwrap()));
+    assert!(lo >= -47.0 && hi <= -8.0, "legacy range: {lo:.1}…{hi:.1} dBFS");
+    // A quiet voice (and, peak limits allowing, a hot one) is in the wide range.
+    let (lo, hi) = span(&levels(&CorpusSource::open(dir.path(), Split::Train).unwrap().with_speech_levels(-62.0, -6.0)));
+    assert!((-67.0..-52.0).contains(&lo), "quietest {lo:.1} dBFS");
+    assert!((-18.0..=-2.0).contains(&hi), "loudest {hi:.1} dBFS");
+}

@@ -30,6 +30,8 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             gain_power: None,
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
+            speech_level_min_db: -62.0,
+            speech_level_max_db: -6.0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -112,7 +114,7 @@ fn resume_from_the_command_line_keeps_the_runs_options() {
         train::load_state(&dir).unwrap()
     };
     let first = ["--steps", "2", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1"];
-    let started = train(&[&first[..], &["--over-suppression", "3", "--gain-power", "0.75", "--time-budget-min", "0", "--val-every", "1"]].concat());
+    let started = train(&[&first[..], &["--over-suppression", "3", "--gain-power", "0.75", "--speech-level-min-db", "-50", "--time-budget-min", "0", "--val-every", "1"]].concat());
     assert_eq!(started.step, 2);
     let resumed = train(&["--resume", "--steps", "4"]);
     assert_eq!(resumed.step, 4);
@@ -120,6 +122,15 @@ fn resume_from_the_command_line_keeps_the_runs_options() {
     let (a, b) = (&started.options, &resumed.options);
     assert_eq!((b.batch, b.seq_frames, b.val_every, b.over_suppression, b.time_budget_min), (a.batch, a.seq_frames, a.val_every, 3.0, 0.0));
     assert_eq!((b.gain_power, b.high_band_gain_power), (Some(0.75), Some(2.0)), "typed and default gain powers are kept");
+    assert_eq!((b.speech_level_min_db, b.speech_level_max_db), (-50.0, -6.0), "typed and default speech levels are kept");
     assert_eq!(b.steps, 4);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run started before the speech-level options existed resumes with the levels it trained on.
+#[test]
+fn runs_from_before_the_speech_level_options_keep_their_levels() {
+    let json = r#"{"steps":1,"batch":1,"seq_frames":1,"lr":0.001,"seed":1,"val_every":1,"val_batches":1,"checkpoint_every":1,"workers":1}"#;
+    let o: TrainOptions = serde_json::from_str(json).unwrap();
+    assert_eq!((o.speech_level_min_db, o.speech_level_max_db), (-42.0, -12.0));
 }
