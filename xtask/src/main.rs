@@ -69,8 +69,9 @@ enum Command {
         /// (0 = no limit; the run ends after --steps). The shipped model trains within 75.
         #[arg(long, default_value_t = 75.0)]
         time_budget_min: f64,
-        /// Data-loader threads (mixing, resampling and features run beside candle).
-        #[arg(long, default_value_t = 1)]
+        /// Data-loader threads (mixing, resampling and features run beside candle). The batches
+        /// are the same whatever the count; two keep candle fed when clips are resampled.
+        #[arg(long, default_value_t = 2)]
         workers: usize,
         /// LSTM units per layer.
         #[arg(long, default_value_t = ModelConfig::default().hidden)]
