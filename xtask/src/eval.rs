@@ -209,7 +209,6 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let mut high: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();
-    let mut clean_energy: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut level_energy: BTreeMap<i32, BTreeMap<String, (f64, usize)>> = BTreeMap::new();
     let pb = bar(3 * o.per_bucket, "high-band, white-noise and clean-speech checks");
     for i in 0..o.per_bucket {
@@ -240,9 +239,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         for (name, out) in [("nnnoiseless", run_rnnoise(&clean, BASE_RATE)), ("lull", run_lull(&o.model, &clean, BASE_RATE, o.reduction_db)?)] {
             let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
-            let e = band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB);
-            tally_finite(&mut clean_energy, name, e);
-            tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, e);
+            tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
         }
         for level in OTHER_CLEAN_LEVELS_DB {
             let g = 10f32.powf((level - SPEECH_LEVEL_DB) as f32 / 20.0);
@@ -256,6 +253,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     pb.finish_and_clear();
     let avg = |m: BTreeMap<String, (f64, usize)>| m.into_iter().map(|(k, (s, n))| (k, s / n.max(1) as f64)).collect();
     let lat = Denoiser::new(o.model.clone(), 48_000.0, 1)?.latency_samples();
+    let energy_by_level: BTreeMap<i32, BTreeMap<String, f64>> = level_energy.into_iter().map(|(l, m)| (l, avg(m))).collect();
     Ok(Report {
         buckets,
         overall,
@@ -265,8 +263,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
-        clean_speech_energy_db: avg(clean_energy),
-        clean_speech_energy_by_level_db: level_energy.into_iter().map(|(l, m)| (l, avg(m))).collect(),
+        clean_speech_energy_db: energy_by_level.get(&SPEECH_LEVEL_DB).cloned().unwrap_or_default(),
+        clean_speech_energy_by_level_db: energy_by_level,
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
@@ -356,8 +354,7 @@ pub fn markdown(r: &Report) -> String {
     }
     if !r.clean_speech_energy_by_level_db.is_empty() {
         let levels: Vec<String> = r.clean_speech_energy_by_level_db.keys().map(|l| l.to_string()).collect();
-        let _ = writeln!(m, "
-The same clean speech at {} dBFS active level: output-to-clean energy during speech:", levels.join(" / "));
+        let _ = writeln!(m, "\nThe same clean speech at {} dBFS active level: output-to-clean energy during speech:", levels.join(" / "));
         for k in r.clean_speech_energy_by_level_db.values().next().map(|s| s.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
             let per: Vec<String> = r.clean_speech_energy_by_level_db.values().map(|s| format!("{:+.2}", s.get(&k).copied().unwrap_or(f64::NAN))).collect();
             let _ = writeln!(m, "- {k}: {} dB", per.join(" / "));

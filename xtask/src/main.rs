@@ -309,14 +309,11 @@ fn main() -> Result<()> {
 
 /// A weights file, or the embedded model.
 fn load_model(weights: Option<&std::path::Path>) -> Result<Arc<lull::model::Model>> {
-    lull::model::load(weights).map_err(|e| {
-        let context = match weights {
-            // That error already names the file.
-            _ if matches!(e, lull::model::ModelError::Unreadable { .. }) => return anyhow::Error::new(e),
-            Some(p) => format!("weights {} refused", p.display()),
-            None => "the embedded model is refused".into(),
-        };
-        anyhow::Error::new(e).context(context)
+    lull::model::load(weights).map_err(|e| match (&e, weights) {
+        // That error already names the file.
+        (lull::model::ModelError::Unreadable { .. }, _) => anyhow::Error::new(e),
+        (_, Some(p)) => anyhow::Error::new(e).context(format!("weights {} refused", p.display())),
+        (_, None) => anyhow::Error::new(e).context("the embedded model is refused"),
     })
 }
 
