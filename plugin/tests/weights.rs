@@ -91,7 +91,7 @@ fn the_embedded_default_model_loads() {
 }
 
 #[test]
-fn load_reads_a_file_names_a_missing_one_and_defaults_to_the_embedded_model() {
+fn load_reads_a_file_names_a_missing_or_corrupt_one_and_defaults_to_the_embedded_model() {
     let c = small_config();
     let path = std::env::temp_dir().join(format!("lull-load-{}.safetensors", std::process::id()));
     std::fs::write(&path, write(&tensors(&c), &good_meta(&c))).unwrap();
@@ -102,6 +102,18 @@ fn load_reads_a_file_names_a_missing_one_and_defaults_to_the_embedded_model() {
         err @ ModelError::Unreadable { .. } => assert!(err.to_string().contains(&path.display().to_string()), "{err}"),
         err => panic!("a missing file gave {err}"),
     }
+    // A file that is there but corrupt is named too, with the reason.
+    std::fs::write(&path, b"not safetensors").unwrap();
+    let err = lull::model::load(Some(&path)).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    match &err {
+        ModelError::InFile { path: named, error } => {
+            assert_eq!(named, &path.display().to_string());
+            assert!(matches!(**error, ModelError::Corrupt(_)), "{err}");
+        }
+        other => panic!("a corrupt file gave {other}"),
+    }
+    assert!(err.to_string().contains("not valid safetensors"), "{err}");
     let embedded = lull::model::load(None).unwrap();
     assert!(std::sync::Arc::ptr_eq(&embedded, &lull::model::default_model().unwrap()));
 }

@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         let mut abserr = 0.0f64;
         let mut nerr = 0usize;
         let mut used = 0;
+        let mut split = [0.0f64; 4];
         for i in 0..n * 200 {
             if used == n {
                 break;
@@ -101,6 +102,27 @@ fn main() -> anyhow::Result<()> {
             let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0)?;
             let oracle = apply(&model, &noisy, rate as f32, &s.target, floor);
             let predo = apply(&model, &noisy, rate as f32, &pred, floor);
+            // Oracle splits: where is the gap to the ideal gains, in speech frames or in pauses,
+            // in bands the speech dominates or in bands the noise does?
+            let splice = |take: &dyn Fn(usize, usize) -> bool| -> Vec<f32> {
+                let mut g = pred.clone();
+                for f in 0..s.frames {
+                    for b in 0..nb {
+                        let k = f * nh + b;
+                        if take(f, k) {
+                            g[k] = s.target[k];
+                        }
+                    }
+                }
+                apply(&model, &noisy, rate as f32, &g, floor)
+            };
+            let o_speech = splice(&|f, _| s.vad[f] >= 0.5);
+            let o_pause = splice(&|f, _| s.vad[f] < 0.5);
+            let o_high = splice(&|_, k| s.target[k] >= 0.5);
+            let o_low = splice(&|_, k| s.target[k] < 0.5);
+            for (acc, y) in split.iter_mut().zip([&o_speech, &o_pause, &o_high, &o_low]) {
+                *acc += pesq_wb(&ex.clean, y, rate)?;
+            }
             pn += pesq_wb(&ex.clean, &noisy, rate)?;
             pl += pesq_wb(&ex.clean, &lull, rate)?;
             po += pesq_wb(&ex.clean, &oracle, rate)?;
@@ -111,6 +133,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(used > 0, "no mixture with noise class {class:?} among {} seeds", n * 200);
         let k = used as f64;
         println!("snr {snr:>4}: PESQ noisy {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
+        println!("   oracle only in: speech frames {:.3}, pauses {:.3}, cells with ideal gain >= 0.5 {:.3}, < 0.5 {:.3}", split[0] / k, split[1] / k, split[2] / k, split[3] / k);
         let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
         println!("   bias dB per band (speech frames): {}", b.join(" "));
     }

@@ -119,6 +119,12 @@ pub fn run_rnnoise(x: &[f32], rate: u32) -> Vec<f32> {
     y
 }
 
+/// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
+/// Lull at the evaluation's Reduction.
+fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
+    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db)?)])
+}
+
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
     let values = [pesq_wb(clean, out, rate)?, stoi(clean, out, rate), si_sdr(clean, out)];
     // An undefined score is counted, not averaged: one NaN would make the whole bucket NaN.
@@ -182,12 +188,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
                 let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
-                let outputs = [
-                    ("noisy", noisy.clone()),
-                    ("nnnoiseless", run_rnnoise(&noisy, rate)),
-                    ("lull", run_lull(&o.model, &noisy, rate, o.reduction_db)?),
-                ];
-                for (name, out) in outputs {
+                for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate)?) {
                     let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
                     let acc = sums.entry(rate).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default();
                     add(acc, &s);
@@ -215,7 +216,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
         let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-        for (name, out) in [("noisy", noisy.clone()), ("nnnoiseless", run_rnnoise(&noisy, 48_000)), ("lull", run_lull(&o.model, &noisy, 48_000, o.reduction_db)?)] {
+        for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000)?) {
             tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
         }
         pb.inc(1);
@@ -226,7 +227,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let ex = source.mix(&mut rng, rate, n22, 0.0, SPEECH_LEVEL_DB as f32, NoiseChoice::White);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
         let base = si_sdr(&ex.clean, &noisy);
-        for (name, out) in [("nnnoiseless", run_rnnoise(&noisy, rate)), ("lull", run_lull(&o.model, &noisy, rate, o.reduction_db)?)] {
+        for (name, out) in denoised(o, &noisy, rate)? {
             let e = white.entry(name.into()).or_default();
             e.0 += si_sdr(&ex.clean, &out) - base;
             e.1 += 1;
@@ -236,7 +237,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         // alone; what it takes off here it takes off every voice.
         let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
         let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any).clean;
-        for (name, out) in [("nnnoiseless", run_rnnoise(&clean, BASE_RATE)), ("lull", run_lull(&o.model, &clean, BASE_RATE, o.reduction_db)?)] {
+        for (name, out) in denoised(o, &clean, BASE_RATE)? {
             let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
             tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
@@ -244,7 +245,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         for level in OTHER_CLEAN_LEVELS_DB {
             let g = 10f32.powf((level - SPEECH_LEVEL_DB) as f32 / 20.0);
             let x: Vec<f32> = clean.iter().map(|v| v * g).collect();
-            for (name, out) in [("nnnoiseless", run_rnnoise(&x, BASE_RATE)), ("lull", run_lull(&o.model, &x, BASE_RATE, o.reduction_db)?)] {
+            for (name, out) in denoised(o, &x, BASE_RATE)? {
                 tally_finite(level_energy.entry(level).or_default(), name, band_energy_ratio_db(&x, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
             }
         }

@@ -114,6 +114,10 @@ enum Command {
         /// The same for the bands below 8 kHz (default 0.5).
         #[arg(long)]
         gain_power: Option<f64>,
+        /// Loss factor on noise left in where noise dominates a band (target gain below 0.5),
+        /// in any frame; 1 = symmetric.
+        #[arg(long, default_value_t = 1.0)]
+        under_suppression: f64,
         /// Play half of the training speech clips up to this much faster or slower (0.1 = ±10 %,
         /// pitch and formants move with it) for more voices than the corpus has; 0 = as recorded.
         #[arg(long, default_value_t = 0.0)]
@@ -198,7 +202,7 @@ fn main() -> Result<()> {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
-            noise_speed_perturb, high_band_gain_power, gain_power, speech_level_min_db, speech_level_max_db,
+            noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -225,12 +229,13 @@ fn main() -> Result<()> {
             let (time_budget_min, over_suppression, over_suppression_by_target) = (pick!(options.time_budget_min), pick!(options.over_suppression), pick!(options.over_suppression_by_target));
             let (high_band_over_suppression, speed_perturb, noise_speed_perturb) =
                 (pick!(options.high_band_over_suppression), pick!(options.speed_perturb), pick!(options.noise_speed_perturb));
-            let (high_band_gain_power, gain_power) = (pick!(options.high_band_gain_power), pick!(options.gain_power));
+            let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
             };
             anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
+            anyhow::ensure!((1.0..=100.0).contains(&under_suppression), "--under-suppression must be in 1..=100");
             anyhow::ensure!(
                 high_band_over_suppression.is_none_or(|f| (1.0..=100.0).contains(&f)),
                 "--high-band-over-suppression must be in 1..=100"
@@ -268,6 +273,7 @@ fn main() -> Result<()> {
                 high_band_over_suppression,
                 high_band_gain_power,
                 gain_power,
+                under_suppression,
                 speed_perturb,
                 noise_speed_perturb,
                 speech_level_min_db,
@@ -309,11 +315,10 @@ fn main() -> Result<()> {
 
 /// A weights file, or the embedded model.
 fn load_model(weights: Option<&std::path::Path>) -> Result<Arc<lull::model::Model>> {
-    lull::model::load(weights).map_err(|e| match (&e, weights) {
-        // That error already names the file.
-        (lull::model::ModelError::Unreadable { .. }, _) => anyhow::Error::new(e),
-        (_, Some(p)) => anyhow::Error::new(e).context(format!("weights {} refused", p.display())),
-        (_, None) => anyhow::Error::new(e).context("the embedded model is refused"),
+    // An error about a file already names it.
+    lull::model::load(weights).map_err(|e| match weights {
+        Some(_) => anyhow::Error::new(e),
+        None => anyhow::Error::new(e).context("the embedded model is refused"),
     })
 }
 

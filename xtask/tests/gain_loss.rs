@@ -41,6 +41,24 @@ fn over_suppression_weighs_speech_turned_down_and_nothing_else() {
 }
 
 #[test]
+fn under_suppression_weighs_noise_left_in_where_noise_dominates_and_nothing_else() {
+    let under = |gain: f32, target: f32, factor: f64| {
+        let config = ModelConfig { n_bands: 2, fine_bins: 1, ..ModelConfig::default() };
+        let mut b = batch(&config);
+        b.target = Tensor::full(target, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
+        let gains = Tensor::full(gain, (1, 2, config.n_gains()), &Device::Cpu).unwrap();
+        gain_loss(&gains, &b, &config, Asymmetry { under: factor, ..Asymmetry::SYMMETRIC }).unwrap().to_scalar::<f32>().unwrap()
+    };
+    // Target 0.16 (noise dominates): a gain of 0.36 leaves noise in and counts 3×, in the
+    // speech hop and the pause alike; a gain of 0.04 (too low) counts once.
+    assert!(under(0.36, 0.16, 1.0) > 0.0);
+    assert!((under(0.36, 0.16, 3.0) / under(0.36, 0.16, 1.0) - 3.0).abs() < 1e-4);
+    assert!((under(0.04, 0.16, 3.0) - under(0.04, 0.16, 1.0)).abs() < 1e-7);
+    // Target 0.64 (speech dominates): too high counts once.
+    assert!((under(1.0, 0.64, 3.0) - under(1.0, 0.64, 1.0)).abs() < 1e-7);
+}
+
+#[test]
 fn by_target_scales_the_extra_charge_by_the_target_gain() {
     // Too low in both hops, as above. With factor 3 scaled by the 0.64 target, the speech hop
     // counts 1 + 2 · 0.64 = 2.28 times, the pause once: (2.28 + 1) / 2 = 1.64 × symmetric.

@@ -7,8 +7,8 @@ use lull::model::{Model, ModelConfig};
 use xtask::synth::SyntheticSource;
 use xtask::train::{self, TrainOptions, TrainRequest};
 
-/// A small run on the synthetic corpus, with the over-suppression factor and the top bands'
-/// gain power on so their paths run.
+/// A small run on the synthetic corpus, with the over- and under-suppression factors and the top
+/// bands' gain power on so their paths run.
 fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64, resume: bool) -> TrainRequest {
     TrainRequest {
         config: config.clone(),
@@ -28,6 +28,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             high_band_over_suppression: None,
             high_band_gain_power: Some(2.0),
             gain_power: None,
+            under_suppression: 2.0,
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
             speech_level_min_db: -62.0,

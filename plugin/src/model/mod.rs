@@ -33,6 +33,10 @@ pub enum ModelError {
     NonFinite { name: String, index: usize },
     #[error("cannot read weights file {path}: {reason}")]
     Unreadable { path: String, reason: String },
+    /// A file that was read but refused: `error` says why, `path` which file, so no caller has
+    /// to add the name (and none names it twice).
+    #[error("weights file {path} refused: {error}")]
+    InFile { path: String, error: Box<ModelError> },
 }
 
 /// The model shipped with the plugin, embedded at build time.
@@ -52,7 +56,7 @@ pub fn default_model() -> Result<std::sync::Arc<Model>, ModelError> {
 /// door (`cargo xtask denoise` and `eval`, the probes and benchmarks) loads.
 pub fn load(path: Option<&std::path::Path>) -> Result<std::sync::Arc<Model>, ModelError> {
     let Some(path) = path else { return default_model() };
-    let unreadable = |reason: String| ModelError::Unreadable { path: path.display().to_string(), reason };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    Model::from_bytes(&bytes).map(std::sync::Arc::new)
+    let named = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ModelError::Unreadable { path: named.clone(), reason: e.to_string() })?;
+    Model::from_bytes(&bytes).map(std::sync::Arc::new).map_err(|e| ModelError::InFile { path: named, error: Box::new(e) })
 }
