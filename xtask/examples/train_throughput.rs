@@ -1,6 +1,6 @@
 //! Training throughput of the network alone (no data loader): one forward + backward + AdamW
 //! step on random batches of 300 hops, at three batch sizes, in frames per second.
-//! `cargo run --release -p xtask --example train_throughput`
+//! `cargo run --release -p xtask --example train_throughput [batch sizes, default 16 32 64]`
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use lull::model::ModelConfig;
@@ -11,7 +11,9 @@ fn main() {
     let varmap = VarMap::new();
     let netw = net::build(&config, &varmap, &Device::Cpu).unwrap();
     let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW::default()).unwrap();
-    for &(b, t) in &[(16usize, 300usize), (32, 300), (64, 300)] {
+    let sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("batch sizes are whole numbers")).collect();
+    let sizes = if sizes.is_empty() { vec![16, 32, 64] } else { sizes };
+    for (b, t) in sizes.into_iter().map(|b| (b, 300usize)) {
         let batch = train::Batch {
             features: Tensor::randn(0f32, 1.0, (b, t, config.n_features()), &Device::Cpu).unwrap(),
             target: Tensor::rand(0f32, 1.0, (b, t, config.n_bands), &Device::Cpu).unwrap(),

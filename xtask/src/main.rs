@@ -280,6 +280,7 @@ fn main() -> Result<()> {
                 speech_level_max_db,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+            train::leave_cores_to_loader(workers);
             train::train(TrainRequest { config, options, run_dir, resume: stored, corpus_name: corpus, source, val_source, command })?;
             Ok(())
         }
