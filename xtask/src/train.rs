@@ -116,7 +116,8 @@ impl TrainOptions {
     }
 }
 
-/// How much more the loss charges for speech turned down than for noise left in.
+/// How the loss weighs its errors: speech turned down against noise left in (and, with
+/// `under`, noise left in where noise dominates), and the power gains are compared at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Asymmetry {
     /// Factor on a gain predicted below its target in a speech frame (1 = symmetric).
@@ -144,7 +145,8 @@ pub struct Asymmetry {
     /// Factor on a gain predicted above its target where the target is below
     /// `NOISE_DOMINATED` (the band is mostly noise), in any frame. Ideal gains in just those
     /// cells recover most of what separates the model from ideal band gains on PESQ-WB
-    /// (`gain_probe`), and PESQ-WB hears noise added more than speech taken away.
+    /// (`gain_probe`). Tried at 3 as a fine-tune: PESQ-WB level, speech turned down everywhere
+    /// (MODEL.md), so 1 (off) by default.
     pub under: f64,
 }
 
