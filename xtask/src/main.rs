@@ -237,18 +237,13 @@ fn main() -> Result<()> {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
             };
-            anyhow::ensure!((1.0..=100.0).contains(&over_suppression), "--over-suppression must be in 1..=100");
-            anyhow::ensure!((1.0..=100.0).contains(&under_suppression), "--under-suppression must be in 1..=100");
-            anyhow::ensure!(
-                high_band_over_suppression.is_none_or(|f| (1.0..=100.0).contains(&f)),
-                "--high-band-over-suppression must be in 1..=100"
-            );
-            anyhow::ensure!(
-                [high_band_gain_power, gain_power].iter().all(|p| p.is_none_or(|p| (0.25..=4.0).contains(&p))),
-                "--gain-power and --high-band-gain-power must be in 0.25..=4"
-            );
-            anyhow::ensure!((0.0..=0.3).contains(&speed_perturb), "--speed-perturb must be in 0..=0.3");
-            anyhow::ensure!((0.0..=0.3).contains(&noise_speed_perturb), "--noise-speed-perturb must be in 0..=0.3");
+            ensure_in("--over-suppression", over_suppression, 1.0..=100.0)?;
+            ensure_in("--under-suppression", under_suppression, 1.0..=100.0)?;
+            ensure_in_if_set("--high-band-over-suppression", high_band_over_suppression, 1.0..=100.0)?;
+            ensure_in_if_set("--gain-power", gain_power, 0.25..=4.0)?;
+            ensure_in_if_set("--high-band-gain-power", high_band_gain_power, 0.25..=4.0)?;
+            ensure_in("--speed-perturb", speed_perturb, 0.0..=0.3)?;
+            ensure_in("--noise-speed-perturb", noise_speed_perturb, 0.0..=0.3)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -353,4 +348,17 @@ fn denoise(input: &std::path::Path, output: &std::path::Path, reduction: f32, we
         lat as f64 * 1000.0 / rate as f64, secs / (len as f64 / rate as f64)
     );
     Ok(())
+}
+
+/// Refuses a training option outside the range where it means something, naming the flag and the
+/// value (a NaN is outside every range). Checked after resuming too, since a run's stored options
+/// could have been edited by hand.
+fn ensure_in(flag: &str, value: f64, range: std::ops::RangeInclusive<f64>) -> anyhow::Result<()> {
+    anyhow::ensure!(range.contains(&value), "{flag} must be in {}..={}, got {value}", range.start(), range.end());
+    Ok(())
+}
+
+/// [`ensure_in`] for an option that may be left unset.
+fn ensure_in_if_set(flag: &str, value: Option<f64>, range: std::ops::RangeInclusive<f64>) -> anyhow::Result<()> {
+    value.map_or(Ok(()), |v| ensure_in(flag, v, range))
 }

@@ -29,3 +29,21 @@ fn bad_weights_files_are_named_once_with_the_reason() {
     assert!(err.contains("refused"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn absurd_training_options_are_refused_by_name_before_training() {
+    let dir = std::env::temp_dir().join(format!("lull-cli-train-options-{}", std::process::id()));
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["train", "--corpus", "synthetic", "--steps", "1", "--run-dir"])
+            .arg(&dir)
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} must be refused");
+        assert!(err.contains(flag) && err.contains("must be in"), "{flag} {value}: {err}");
+        assert!(!dir.join("checkpoint.safetensors").exists(), "{flag} {value} trained anyway");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
