@@ -4,7 +4,8 @@
 //! negative = speech turned down). The ideal gains are the ceiling of a band-gain denoiser; the
 //! per-band bias shows where the model falls short of it. SNR 60 stands for clean speech.
 //! A second line splits the ceiling: PESQ-WB with the ideal gains in only part of the
-//! spectrogram (speech frames, pauses, cells where the ideal gain is ≥ 0.5 or < 0.5) and the
+//! spectrogram (speech frames, pauses, cells where the ideal gain is ≥ 0.5 or < 0.5, the two
+//! lowest bands) and the
 //! model's gains everywhere else, which says where the missing quality is.
 //!
 //! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white]`
@@ -68,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         let mut abserr = 0.0f64;
         let mut nerr = 0usize;
         let mut used = 0;
-        let mut split = [0.0f64; 4];
+        let mut split = [0.0f64; 5];
         for i in 0..n * 200 {
             if used == n {
                 break;
@@ -123,7 +124,8 @@ fn main() -> anyhow::Result<()> {
             let o_pause = splice(&|f, _| s.vad[f] < 0.5);
             let o_high = splice(&|_, k| s.target[k] >= 0.5);
             let o_low = splice(&|_, k| s.target[k] < 0.5);
-            for (acc, y) in split.iter_mut().zip([&o_speech, &o_pause, &o_high, &o_low]) {
+            let o_bottom = splice(&|_, k| k % nh < 2);
+            for (acc, y) in split.iter_mut().zip([&o_speech, &o_pause, &o_high, &o_low, &o_bottom]) {
                 *acc += pesq_wb(&ex.clean, y, rate)?;
             }
             pn += pesq_wb(&ex.clean, &noisy, rate)?;
@@ -136,7 +138,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(used > 0, "no mixture with noise class {class:?} among {} seeds", n * 200);
         let k = used as f64;
         println!("snr {snr:>4}: PESQ noisy {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
-        println!("   oracle only in: speech frames {:.3}, pauses {:.3}, cells with ideal gain >= 0.5 {:.3}, < 0.5 {:.3}", split[0] / k, split[1] / k, split[2] / k, split[3] / k);
+        println!("   oracle only in: speech frames {:.3}, pauses {:.3}, cells with ideal gain >= 0.5 {:.3}, < 0.5 {:.3}, two lowest bands {:.3}", split[0] / k, split[1] / k, split[2] / k, split[3] / k, split[4] / k);
         let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
         println!("   bias dB per band (speech frames): {}", b.join(" "));
     }
