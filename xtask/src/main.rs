@@ -47,9 +47,9 @@ enum Command {
         /// theirs (e.g. a larger --steps).
         #[arg(long)]
         resume: bool,
-        /// Optimizer steps; the learning rate decays over them. The shipped model: 14000 (about
-        /// 50 minutes at 22 k frames/s on the 2-core machine).
-        #[arg(long, default_value_t = 14000)]
+        /// Optimizer steps; the learning rate decays over them. The shipped model: 20000 (about
+        /// 70 minutes at 23 k frames/s on the 2-core machine).
+        #[arg(long, default_value_t = 20000)]
         steps: usize,
         /// Sequences per batch.
         #[arg(long, default_value_t = 16)]
