@@ -1,4 +1,5 @@
-//! The command line's errors name the problem and the file once, not twice.
+//! The command line's errors name the problem: a bad weights file once, not twice, and an
+//! absurd training option by its flag and value, before anything is trained.
 
 use std::process::Command;
 
