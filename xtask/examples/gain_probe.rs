@@ -5,8 +5,7 @@
 //! per-band bias shows where the model falls short of it. SNR 60 stands for clean speech.
 //! A second line splits the ceiling: PESQ-WB with the ideal gains in only part of the
 //! spectrogram (speech frames, pauses, cells where the ideal gain is ≥ 0.5 or < 0.5, the two
-//! lowest bands) and the
-//! model's gains everywhere else, which says where the missing quality is.
+//! lowest bands) and the model's gains everywhere else, which says where the missing quality is.
 //!
 //! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white]`
 //!
