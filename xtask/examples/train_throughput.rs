@@ -19,6 +19,7 @@ fn main() {
             target: Tensor::rand(0f32, 1.0, (b, t, config.n_bands), &Device::Cpu).unwrap(),
             weight: Tensor::ones((b, t, config.n_bands), candle_core::DType::F32, &Device::Cpu).unwrap(),
             vad: Tensor::rand(0f32, 1.0, (b, t), &Device::Cpu).unwrap(),
+            band_energy: Tensor::rand(0f32, 2.0, (b, t, config.n_bands), &Device::Cpu).unwrap(),
             df: None,
         };
         let s = Instant::now();

@@ -32,6 +32,10 @@ pub struct Sample {
     /// sequence so the spectral loss does not depend on level.
     pub df_mix: Vec<f32>,
     pub df_clean: Vec<f32>,
+    /// frames × n_bands: the mixture's band energies divided by their mean over the sequence,
+    /// so the loss can weigh bands by how loud they are (`Asymmetry::loudness`) whatever the
+    /// level.
+    pub band_energy: Vec<f32>,
 }
 
 /// Speech frames are those within this many dB of the clip's loudest frame.
@@ -87,6 +91,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         vad: Vec::with_capacity(frames),
         df_mix: Vec::new(),
         df_clean: Vec::new(),
+        band_energy: Vec::with_capacity(frames * nb),
     };
     let mut clean_frame_energy = Vec::with_capacity(frames);
     for f in 0..frames {
@@ -120,6 +125,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         }
         extractor.compute(&em, &pm, &advance, &pitch_out, &mut feat);
         s.features.extend_from_slice(&feat);
+        s.band_energy.extend_from_slice(&em);
         let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
         s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));
         s.target.extend((0..config.fine_bins).map(|k| if k < fine { ideal(pc[k], pm[k]) } else { 1.0 }));
@@ -130,6 +136,9 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         let norm = 1.0 / (mean_power.sqrt() + 1e-9);
         s.df_mix.iter_mut().chain(s.df_clean.iter_mut()).for_each(|x| *x *= norm);
     }
+    let mean_energy = s.band_energy.iter().map(|&e| e as f64).sum::<f64>() / s.band_energy.len().max(1) as f64;
+    let norm = if mean_energy > 0.0 { (1.0 / mean_energy) as f32 } else { 0.0 };
+    s.band_energy.iter_mut().for_each(|e| *e *= norm);
     let peak = clean_frame_energy.iter().cloned().fold(0.0f32, f32::max);
     let threshold = peak * 10f32.powf(-VAD_RANGE_DB / 10.0);
     s.vad = clean_frame_energy

@@ -129,6 +129,10 @@ enum Command {
         /// another noise; 0 = as recorded.
         #[arg(long, default_value_t = 0.0)]
         noise_speed_perturb: f64,
+        /// Weigh the bands below 8 kHz in the loss by their loudness, (E / mean E)^this, as
+        /// PESQ-WB hears errors in loud bands more; 0 weighs them alike.
+        #[arg(long, default_value_t = 0.0)]
+        loudness_weight: f64,
         /// Quietest active speech level of a training example (dBFS). The shipped model trains
         /// on −62…−6, so a quiet voice is not taken for noise.
         #[arg(long, default_value_t = -62.0, allow_negative_numbers = true)]
@@ -206,6 +210,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
+            loudness_weight,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -233,6 +238,7 @@ fn main() -> Result<()> {
             let (high_band_over_suppression, speed_perturb, noise_speed_perturb) =
                 (pick!(options.high_band_over_suppression), pick!(options.speed_perturb), pick!(options.noise_speed_perturb));
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
+            let loudness_weight = pick!(options.loudness_weight);
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -244,6 +250,7 @@ fn main() -> Result<()> {
             ensure_in_if_set("--high-band-gain-power", high_band_gain_power, 0.25..=4.0)?;
             ensure_in("--speed-perturb", speed_perturb, 0.0..=0.3)?;
             ensure_in("--noise-speed-perturb", noise_speed_perturb, 0.0..=0.3)?;
+            ensure_in("--loudness-weight", loudness_weight, 0.0..=1.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -274,6 +281,7 @@ fn main() -> Result<()> {
                 under_suppression,
                 speed_perturb,
                 noise_speed_perturb,
+                loudness_weight,
                 speech_level_min_db,
                 speech_level_max_db,
             };

@@ -87,6 +87,9 @@ pub struct TrainOptions {
     /// The same for recorded noise clips (`CorpusSource::with_noise_speed_perturbation`).
     #[serde(default)]
     pub noise_speed_perturb: f64,
+    /// Weigh the bands below `HIGH_BAND_HZ` by their loudness (`Asymmetry::loudness`); 0 = off.
+    #[serde(default)]
+    pub loudness_weight: f64,
     /// Range of the speech's active level in dBFS (`CorpusSource::with_speech_levels`); runs
     /// from before it existed used `LEGACY_SPEECH_LEVELS_DB`.
     #[serde(default = "legacy_level_min")]
@@ -112,6 +115,7 @@ impl TrainOptions {
             high_power: self.high_band_gain_power.unwrap_or(GAIN_POWER),
             power: self.gain_power.unwrap_or(GAIN_POWER),
             under: self.under_suppression,
+            loudness: self.loudness_weight,
         }
     }
 }
@@ -148,6 +152,12 @@ pub struct Asymmetry {
     /// (`gain_probe`). Tried at 3 as a fine-tune: PESQ-WB level, speech turned down everywhere
     /// (MODEL.md), so 1 (off) by default.
     pub under: f64,
+    /// Exponent of the weight each band below `HIGH_BAND_HZ` gets from its share of the
+    /// mixture's energy, (E / mean E)^`loudness`, normalised to a mean of 1 over those bands in
+    /// each sequence; 0 weighs every band alike. PESQ-WB compares loudness, about E^0.23 per
+    /// band, so the error it hears in a band grows with the band's energy to about that power
+    /// (squared: 0.46), where the √g error alone counts a quiet band as much as a loud one.
+    pub loudness: f64,
 }
 
 /// Target gain below which a band counts as noise-dominated for `Asymmetry::under`: a band SNR
@@ -158,11 +168,11 @@ pub const NOISE_DOMINATED: f64 = 0.5;
 pub const GAIN_POWER: f64 = 0.5;
 
 impl Asymmetry {
-    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0 };
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0 };
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
-        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0 }
+        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0 }
     }
 }
 
@@ -209,6 +219,9 @@ pub struct Batch {
     pub target: Tensor,
     pub weight: Tensor,
     pub vad: Tensor,
+    /// (batch, time, bands): the mixture's band energies over their mean in the sequence
+    /// (`Sample::band_energy`).
+    pub band_energy: Tensor,
     /// With deep filtering: (batch, time, fine_bins, 2) normalised spectra of the mixture and
     /// of the clean speech in the fine bins (`Sample::df_mix`, `Sample::df_clean`).
     pub df: Option<(Tensor, Tensor)>,
@@ -246,6 +259,7 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         target: stack(&samples, frames, |s| &s.target, ng)?,
         weight: stack(&samples, frames, |s| &s.weight, ng)?,
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
+        band_energy: stack(&samples, frames, |s| &s.band_energy, config.n_bands)?,
         df,
     })
 }
@@ -323,6 +337,14 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
     if asym.under != 1.0 {
         let left_in = (d.gt(0.0)?.to_dtype(DType::F32)? * target.lt(NOISE_DOMINATED)?.to_dtype(DType::F32)?)?;
         per_gain = (&per_gain * ((left_in * (asym.under - 1.0))? + 1.0)?)?;
+    }
+    let low = (0..nb).take_while(|&i| !high(i)).count();
+    if asym.loudness != 0.0 && low > 0 {
+        // (E / mean E)^a = exp(a·ln E); the floor keeps ln finite in digital silence.
+        let w = ((b.band_energy.narrow(2, 0, low)? + 1e-6)?.log()? * asym.loudness)?.exp()?;
+        let w = w.broadcast_div(&w.mean_keepdim(2)?.mean_keepdim(1)?)?;
+        let rest = per_gain.narrow(2, low, n - low)?;
+        per_gain = Tensor::cat(&[&(per_gain.narrow(2, 0, low)? * w)?, &rest], 2)?;
     }
     // Bands and fine bins are two views of the same spectrum: each is averaged over its own
     // weights, so the many fine bins do not drown the bands.

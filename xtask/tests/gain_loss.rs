@@ -14,6 +14,7 @@ fn batch(config: &ModelConfig) -> Batch {
         target: t(vec![0.64; 2 * n], &[1, 2, n]),
         weight: t(vec![1.0; 2 * n], &[1, 2, n]),
         vad: t(vec![1.0, 0.0], &[1, 2]),
+        band_energy: t(vec![1.0; 2 * config.n_bands], &[1, 2, config.n_bands]),
         df: None,
     }
 }
@@ -125,4 +126,35 @@ fn gain_powers_apply_in_speech_frames_to_their_bands_only() {
     assert!((amplitude - expected).abs() < 1e-5, "{amplitude} vs {expected} (√ everywhere {sqrt})");
     // Back at the default power the loss is the √ one exactly.
     assert_eq!(at(Asymmetry { high_power: xtask::train::GAIN_POWER, ..Asymmetry::SYMMETRIC }), sqrt);
+}
+
+#[test]
+fn loudness_weight_weighs_the_bands_below_8_khz_by_their_energy_and_nothing_else() {
+    // Default 32 bands, no fine bins. One speech hop and one pause, every target 0.64; the
+    // mixture's band 0 holds 4× the energy of every other band. One band at a time is given
+    // a gain of 0.36 (√ error −0.2), the rest sit on target.
+    let config = ModelConfig::default();
+    let n = config.n_bands;
+    let centres = lull::dsp::bands::BandCenters::erb(n, config.band_max_hz, config.band_min_spacing_hz);
+    let low = centres.0.iter().take_while(|&&c| c < xtask::train::HIGH_BAND_HZ).count();
+    assert!(low >= 2 && low < n, "{low} of {n} bands below 8 kHz");
+    let mut b = batch(&config);
+    let energy: Vec<f32> = (0..2).flat_map(|_| (0..n).map(|i| if i == 0 { 4.0 } else { 1.0 })).collect();
+    b.band_energy = Tensor::from_vec(energy, (1, 2, n), &Device::Cpu).unwrap();
+    let wrong_in = |band: usize, loudness: f64| {
+        let g: Vec<f32> = (0..2).flat_map(|_| (0..n).map(move |i| if i == band { 0.36 } else { 0.64 })).collect();
+        let gains = Tensor::from_vec(g, (1, 2, n), &Device::Cpu).unwrap();
+        gain_loss(&gains, &b, &config, Asymmetry { loudness, ..Asymmetry::SYMMETRIC }).unwrap().to_scalar::<f32>().unwrap()
+    };
+    // Off: every band alike.
+    let plain = wrong_in(0, 0.0);
+    assert!(plain > 0.0);
+    assert!((wrong_in(1, 0.0) - plain).abs() < 1e-7);
+    // Exponent 0.5: the loud band weighs √4 = 2× a quiet one below 8 kHz. The weights have a
+    // mean of 1 over those bands: (2 + (low − 1)) · w = low.
+    let w = low as f32 / (low as f32 + 1.0);
+    assert!((wrong_in(0, 0.5) / plain - 2.0 * w).abs() < 1e-4, "loud band: {} vs {plain}", wrong_in(0, 0.5));
+    assert!((wrong_in(1, 0.5) / plain - w).abs() < 1e-4, "quiet band: {} vs {plain}", wrong_in(1, 0.5));
+    // The top band is not weighed.
+    assert!((wrong_in(n - 1, 0.5) - wrong_in(n - 1, 0.0)).abs() < 1e-7);
 }

@@ -8,7 +8,7 @@ use xtask::synth::SyntheticSource;
 use xtask::train::{self, TrainOptions, TrainRequest};
 
 /// A small run on the synthetic corpus, with the over- and under-suppression factors and the top
-/// bands' gain power on so their paths run.
+/// bands' gain power and the loudness weight on so their paths run.
 fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64, resume: bool) -> TrainRequest {
     TrainRequest {
         config: config.clone(),
@@ -31,6 +31,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             under_suppression: 2.0,
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
+            loudness_weight: 0.5,
             speech_level_min_db: -62.0,
             speech_level_max_db: -6.0,
         },
