@@ -330,7 +330,7 @@ fn load_model(weights: Option<&std::path::Path>) -> Result<Arc<lull::model::Mode
 }
 
 fn denoise(input: &std::path::Path, output: &std::path::Path, reduction: f32, weights: Option<PathBuf>, block: usize) -> Result<()> {
-    anyhow::ensure!(reduction.is_finite() && (0.0..=100.0).contains(&reduction), "--reduction must be 0..=100 dB, got {reduction}");
+    ensure_in("--reduction (dB)", reduction, 0.0..=100.0)?;
     anyhow::ensure!(block > 0, "--block must be positive");
     let model = load_model(weights.as_deref())?;
     let (mut chans, rate) = wav::read(input)?;
@@ -358,10 +358,10 @@ fn denoise(input: &std::path::Path, output: &std::path::Path, reduction: f32, we
     Ok(())
 }
 
-/// Refuses a training option outside the range where it means something, naming the flag and the
+/// Refuses an option outside the range where it means something, naming the flag and the
 /// value (a NaN is outside every range). Checked after resuming too, since a run's stored options
 /// could have been edited by hand.
-fn ensure_in(flag: &str, value: f64, range: std::ops::RangeInclusive<f64>) -> anyhow::Result<()> {
+fn ensure_in<T: PartialOrd + std::fmt::Display>(flag: &str, value: T, range: std::ops::RangeInclusive<T>) -> anyhow::Result<()> {
     anyhow::ensure!(range.contains(&value), "{flag} must be in {}..={}, got {value}", range.start(), range.end());
     Ok(())
 }

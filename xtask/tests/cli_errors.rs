@@ -1,5 +1,5 @@
 //! The command line's errors name the problem: a bad weights file once, not twice, and an
-//! absurd training option by its flag and value, before anything is trained.
+//! absurd option by its flag and value, before anything is trained or read.
 
 use std::process::Command;
 
@@ -34,7 +34,7 @@ fn bad_weights_files_are_named_once_with_the_reason() {
 #[test]
 fn absurd_training_options_are_refused_by_name_before_training() {
     let dir = std::env::temp_dir().join(format!("lull-cli-train-options-{}", std::process::id()));
-    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9")] {
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2")] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["train", "--corpus", "synthetic", "--steps", "1", "--run-dir"])
             .arg(&dir)
@@ -47,4 +47,18 @@ fn absurd_training_options_are_refused_by_name_before_training() {
         assert!(!dir.join("checkpoint.safetensors").exists(), "{flag} {value} trained anyway");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn absurd_reduction_is_refused_by_name_before_any_audio_is_read() {
+    for value in ["500", "NaN", "-3"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["denoise", "no-such-input.wav", "out.wav", &format!("--reduction={value}")])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--reduction {value} must be refused");
+        assert!(err.contains("--reduction (dB) must be in 0..=100"), "--reduction {value}: {err}");
+        assert!(!err.contains("no-such-input.wav"), "--reduction {value} was checked after reading: {err}");
+    }
 }
