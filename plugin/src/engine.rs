@@ -4,8 +4,10 @@
 //! Signal path per hop: input FIFO → √Hann analysis → realfft → channel-mean power → band
 //! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
-//! over bins; on the lowest bins, their own gains or the deep filter over the last hops' spectra
-//! → inverse FFT → √Hann synthesis → overlap-add → output FIFO.
+//! over bins, with the pitch filter (RNNoise's comb: the frame one pitch period back added where
+//! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains or the
+//! deep filter over the last hops' spectra → inverse FFT → √Hann synthesis → overlap-add →
+//! output FIFO. The pitch filter reads only past input, so it adds no latency.
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
 //! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).
@@ -18,7 +20,7 @@ use realfft::RealFftPlanner;
 use crate::dsp::bands::{BandCenters, BandLayout};
 use crate::dsp::delay::DelayLine;
 use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use crate::dsp::pitch::PitchTracker;
+use crate::dsp::pitch::{PitchTracker, GLOBAL_FEATURES};
 use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use crate::model::{Model, NetworkState};
 
@@ -62,12 +64,17 @@ pub struct Denoiser {
     energies: Vec<f32>,
     features: Vec<f32>,
     extractor: FeatureExtractor,
-    /// With pitch features: the tracker, its input (the channels' mean hop and spectrum) and
-    /// its output.
+    /// With pitch features or the pitch filter: the tracker and its output (band correlations,
+    /// voicing, period).
     pitch: Option<PitchTracker>,
-    mono_hop: Vec<f32>,
-    mono_spectrum: Vec<Complex32>,
     pitch_out: Vec<f32>,
+    /// The pitch filter is on (`set_pitch_filter`; it needs the tracker).
+    pitch_filter: bool,
+    /// Per band, the pitch filter's gains for the current frame and the frame one period back;
+    /// the latter spread over the bins.
+    filter_direct: Vec<f32>,
+    filter_delayed: Vec<f32>,
+    bin_delayed: Vec<f32>,
     state: NetworkState,
     /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps.
     gains: Vec<f32>,
@@ -130,6 +137,11 @@ impl Denoiser {
         let df = cfg.df_order > 0;
         // The phase advance needs the previous hop even for a one-tap filter.
         let df_depth = if df { cfg.df_order.max(2) } else { 0 };
+        // The pitch filter works on band gains: models with gains or taps of their own on the
+        // lowest bins do without it.
+        let filterable = cfg.fine_bins == 0;
+        let track = cfg.pitch_features || filterable;
+        let nb = cfg.n_bands;
         let mut this = Self {
             size,
             channels,
@@ -140,10 +152,12 @@ impl Denoiser {
             energies: vec![0.0; cfg.n_bands],
             features: vec![0.0; cfg.n_features()],
             extractor: FeatureExtractor::new(&cfg, hop_s),
-            pitch: cfg.pitch_features.then(|| PitchTracker::new(size, sample_rate, cfg.n_bands, &mut planner)),
-            mono_hop: vec![0.0; if cfg.pitch_features { size.hop } else { 0 }],
-            mono_spectrum: vec![Complex32::default(); if cfg.pitch_features { size.bins() } else { 0 }],
-            pitch_out: vec![0.0; cfg.pitch_inputs()],
+            pitch: track.then(|| PitchTracker::new(size, sample_rate, nb, channels, &mut planner)),
+            pitch_out: vec![0.0; if track { nb + GLOBAL_FEATURES } else { 0 }],
+            pitch_filter: filterable,
+            filter_direct: vec![0.0; nb],
+            filter_delayed: vec![0.0; nb],
+            bin_delayed: vec![0.0; if filterable { size.bins() } else { 0 }],
             state: model.new_state(),
             gains: vec![1.0; cfg.n_head()],
             prev_gains: vec![1.0; cfg.n_head()],
@@ -222,6 +236,12 @@ impl Denoiser {
                 self.out_gain = self.out_gain_target;
             }
         }
+    }
+
+    /// Turns the pitch filter on (the default) or off; off, the output is the band gains alone.
+    /// Models with gains or taps of their own on the lowest bins have no pitch filter.
+    pub fn set_pitch_filter(&mut self, on: bool) {
+        self.pitch_filter = on && self.model.config().fine_bins == 0;
     }
 
     /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.
@@ -321,21 +341,10 @@ impl Denoiser {
         }
         self.layout.band_energies(&self.power, &mut self.energies);
         if let Some(tracker) = &mut self.pitch {
-            // The channels' mean: its spectrum is the mean of theirs (the FFT is linear).
-            let share = 1.0 / self.channels as f32;
-            self.mono_hop.fill(0.0);
-            self.mono_spectrum.fill(Complex32::default());
-            for c in 0..self.channels {
-                for (m, x) in self.mono_hop.iter_mut().zip(&self.in_fifo[c]) {
-                    *m += share * x;
-                }
-                for (m, x) in self.mono_spectrum.iter_mut().zip(&self.spectra[c]) {
-                    *m += share * x;
-                }
-            }
-            tracker.analyze(&self.mono_hop, &self.mono_spectrum, &self.layout, &mut self.pitch_out);
+            tracker.analyze(&self.in_fifo, &self.spectra, &self.layout, &mut self.pitch_out);
         }
-        self.extractor.compute(&self.energies, &self.power, &self.advance, &self.pitch_out, &mut self.features);
+        let pitch_features = &self.pitch_out[..self.model.config().pitch_inputs()];
+        self.extractor.compute(&self.energies, &self.power, &self.advance, pitch_features, &mut self.features);
         let vad = self.model.step(&mut self.state, &self.features, &mut self.gains);
         if !(vad.is_finite() && self.gains.iter().all(|g| g.is_finite())) {
             // Cannot happen with finite inputs and validated weights; if it ever does, the
@@ -356,14 +365,29 @@ impl Denoiser {
             *prev = *g;
             *g = g.max(self.floor).min(1.0);
         }
-        let (band_gains, fine_out) = self.gains.split_at(self.layout.n_bands());
-        self.layout.bin_gains(band_gains, &mut self.bin_gains);
-        if self.df_order == 0 {
-            self.bin_gains[..fine].copy_from_slice(&fine_out[..fine]);
+        let nb = self.layout.n_bands();
+        let filter = self.pitch_filter && self.pitch.is_some();
+        if !filter {
+            let (band_gains, fine_out) = self.gains.split_at(nb);
+            self.layout.bin_gains(band_gains, &mut self.bin_gains);
+            if self.df_order == 0 {
+                self.bin_gains[..fine].copy_from_slice(&fine_out[..fine]);
+            }
         }
         for c in 0..self.channels {
-            for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
-                *x *= *g;
+            if let (true, Some(tracker)) = (filter, &self.pitch) {
+                // Gains and pitch filter in one pass: direct·X + delayed·P.
+                tracker.filter_gains(c, &self.pitch_out[..nb], &self.gains[..nb], &mut self.filter_direct, &mut self.filter_delayed);
+                self.layout.bin_gains(&self.filter_direct, &mut self.bin_gains);
+                self.layout.bin_gains(&self.filter_delayed, &mut self.bin_delayed);
+                let delayed = tracker.delayed(c).iter().zip(&self.bin_delayed);
+                for ((x, g), (p, h)) in self.spectra[c].iter_mut().zip(&self.bin_gains).zip(delayed) {
+                    *x = *x * *g + *p * *h;
+                }
+            } else {
+                for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
+                    *x *= *g;
+                }
             }
             if self.df_order > 0 {
                 self.deep_filter(c);

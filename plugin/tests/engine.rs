@@ -157,6 +157,64 @@ fn denoising_actually_changes_a_noisy_signal() {
     assert!(diff > 1e-3, "output identical to input: {diff}");
 }
 
+/// Energy of `y` within 5 Hz of the harmonics of `f0` against the energy between them (60–140
+/// Hz away), 400 Hz–3 kHz, in dB: how far a voice stands above the noise between its harmonics.
+fn harmonics_over_gaps_db(y: &[f32], rate: f32, f0: f32) -> f32 {
+    use realfft::RealFftPlanner;
+    let n = 1 << 15;
+    let start = y.len() - n;
+    let mut frame: Vec<f32> =
+        (0..n).map(|i| y[start + i] * (std::f32::consts::PI * i as f32 / n as f32).sin().powi(2)).collect();
+    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut frame, &mut spectrum).unwrap();
+    let (mut on, mut off) = (0.0f64, 0.0f64);
+    for (k, x) in spectrum.iter().enumerate() {
+        let hz = k as f32 * rate / n as f32;
+        if !(400.0..3000.0).contains(&hz) {
+            continue;
+        }
+        let from_harmonic = (hz - (hz / f0).round() * f0).abs();
+        if from_harmonic < 5.0 {
+            on += x.norm_sqr() as f64;
+        } else if (60.0..=140.0).contains(&from_harmonic) {
+            off += x.norm_sqr() as f64;
+        }
+    }
+    10.0 * (on / off).log10() as f32
+}
+
+#[test]
+fn pitch_filter_is_on_by_default_and_lifts_a_voice_over_the_noise_between_its_harmonics() {
+    // A steady 200 Hz voice in white noise, 1.5 s; the embedded model's gains with and without
+    // the filter. Band gains alone cannot change how far the harmonics stand above the gaps
+    // (1.81 dB in, 1.78 dB out when written); the filter lifted them to 5.06 dB.
+    let rate = 48_000.0;
+    let f0 = 200.0;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let x: Vec<f32> = (0..72_000)
+        .map(|i| {
+            let t = i as f32 / rate;
+            let voice: f32 = (1..=15).map(|h| (std::f32::consts::TAU * f0 * h as f32 * t).sin() / h as f32).sum();
+            0.05 * voice + 0.15 * rng.gen_range(-1.0f32..1.0)
+        })
+        .collect();
+    let run = |filter: Option<bool>| {
+        let mut d = denoiser(rate, 1);
+        d.set_reduction_db(30.0);
+        if let Some(on) = filter {
+            d.set_pitch_filter(on);
+        }
+        let y = run_blocks(&mut d, &x, &[480]);
+        assert!(y.iter().all(|v| v.is_finite()));
+        y
+    };
+    let (default, on, off) = (run(None), run(Some(true)), run(Some(false)));
+    assert_eq!(default, on, "the filter is on by default");
+    let (on_db, off_db, in_db) = (harmonics_over_gaps_db(&on, rate, f0), harmonics_over_gaps_db(&off, rate, f0), harmonics_over_gaps_db(&x, rate, f0));
+    assert!(on_db > off_db + 2.0, "harmonics over the gaps: input {in_db:.2} dB, band gains alone {off_db:.2} dB, with the filter {on_db:.2} dB");
+}
+
 #[test]
 fn bad_audio_gives_finite_output_and_recovers_within_a_second() {
     for (name, make) in denoisers() {

@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
                     nerr += 1;
                 }
             }
-            let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0)?;
+            let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0, true)?;
             let oracle = apply(&model, &noisy, rate as f32, &s.target, floor);
             let predo = apply(&model, &noisy, rate as f32, &pred, floor);
             // Oracle splits: where is the gap to the ideal gains, in speech frames or in pauses,

@@ -37,6 +37,8 @@ pub struct EvalOptions {
     pub seconds: f32,
     pub seed: u64,
     pub reduction_db: f32,
+    /// The engine's pitch filter (on in the plugin; off only to measure what it gives).
+    pub pitch_filter: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,9 +91,11 @@ const SPEECH_LEVEL_DB: i32 = -26;
 const OTHER_CLEAN_LEVELS_DB: [i32; 2] = [-60, -12];
 
 /// Runs Lull's engine over a whole signal and returns the output aligned with the input.
-pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32) -> Result<Vec<f32>> {
+/// `pitch_filter`: as the plugin runs it (true), or band gains alone.
+pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32, pitch_filter: bool) -> Result<Vec<f32>> {
     let mut d = Denoiser::new(model.clone(), rate as f32, 1)?;
     d.set_reduction_db(reduction_db);
+    d.set_pitch_filter(pitch_filter);
     let lat = d.latency_samples();
     let mut buf = x.to_vec();
     buf.resize(x.len() + lat, 0.0);
@@ -122,7 +126,7 @@ pub fn run_rnnoise(x: &[f32], rate: u32) -> Vec<f32> {
 /// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
 /// Lull at the evaluation's Reduction.
 fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
-    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db)?)])
+    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db, o.pitch_filter)?)])
 }
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {

@@ -77,7 +77,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
-    let mut tracker = config.pitch_features.then(|| PitchTracker::new(size, rate, nb, &mut planner));
+    let mut tracker = config.pitch_features.then(|| PitchTracker::new(size, rate, nb, 1, &mut planner));
     let mut pitch_out = vec![0.0; config.pitch_inputs()];
     let mut mix_hop = vec![0.0; size.hop];
     let scale = 1.0 / size.fft as f32;
@@ -121,7 +121,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
             for ((m, c), n) in mix_hop.iter_mut().zip(&clean[r.clone()]).zip(&noise[r.clone()]) {
                 *m = c + n;
             }
-            tracker.analyze(&mix_hop, &sm, &layout, &mut pitch_out);
+            tracker.analyze(&[&mix_hop], &[&sm], &layout, &mut pitch_out);
         }
         extractor.compute(&em, &pm, &advance, &pitch_out, &mut feat);
         s.features.extend_from_slice(&feat);

@@ -169,6 +169,10 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
         reduction: f32,
+        /// Evaluate Lull without its pitch filter (band gains alone), to measure what the filter
+        /// gives; the plugin always runs it.
+        #[arg(long)]
+        no_pitch_filter: bool,
         #[arg(long, default_value = "target/eval.json")]
         json: PathBuf,
         /// Also write the table into this model card's evaluation section.
@@ -296,12 +300,12 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, reduction, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, reduction, no_pitch_filter, json, model_card } => {
             anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

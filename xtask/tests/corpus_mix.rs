@@ -228,6 +228,7 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
         seconds: 2.0,
         seed: 7,
         reduction_db: 0.0,
+        pitch_filter: true,
     };
     let r = xtask::eval::evaluate(&options).unwrap();
     for rate in [48_000, 22_050] {

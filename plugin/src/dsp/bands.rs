@@ -109,6 +109,21 @@ impl BandLayout {
         }
     }
 
+    /// Pools `N` per-bin quantities into bands in one pass, weighted as `band_energies` does:
+    /// `value(k)` gives bin `k`'s, `bands` receives each band's sums.
+    pub fn pool<const N: usize>(&self, mut value: impl FnMut(usize) -> [f32; N], bands: &mut [[f32; N]]) {
+        debug_assert_eq!(bands.len(), self.n_bands);
+        bands.fill([0.0; N]);
+        for (k, &(b, w)) in self.bin_band.iter().enumerate() {
+            let v = value(k);
+            let b = b as usize;
+            for (i, v) in v.into_iter().enumerate() {
+                bands[b][i] += w * v;
+                bands[b + 1][i] += (1.0 - w) * v;
+            }
+        }
+    }
+
     /// Spreads band gains over the bins.
     pub fn bin_gains(&self, band_gains: &[f32], bin_gains: &mut [f32]) {
         debug_assert_eq!(band_gains.len(), self.n_bands);
