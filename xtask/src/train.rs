@@ -342,7 +342,10 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
     }
     let low = (0..nb).take_while(|&i| !high(i)).count();
     if asym.loudness != 0.0 && low > 0 {
-        // (E / mean E)^a = exp(a·ln E); the floor keeps ln finite in digital silence.
+        // (E / mean E)^a = exp(a·ln E); the floor keeps ln finite in digital silence. The
+        // per-sequence normalisation below would cancel any scale on E, but `featurize` has
+        // already divided E by its sequence mean, so the floor also sits at a fixed level: 60 dB
+        // below that mean, whatever the track's level.
         let w = ((b.band_energy.narrow(2, 0, low)? + 1e-6)?.log()? * asym.loudness)?.exp()?;
         let w = w.broadcast_div(&w.mean_keepdim(2)?.mean_keepdim(1)?)?;
         let rest = per_gain.narrow(2, low, n - low)?;
