@@ -377,7 +377,7 @@ impl Denoiser {
         for c in 0..self.channels {
             if let (true, Some(tracker)) = (filter, &self.pitch) {
                 // Gains and pitch filter in one pass: direct·X + delayed·P.
-                tracker.filter_gains(c, &self.pitch_out[..nb], &self.gains[..nb], &mut self.filter_direct, &mut self.filter_delayed);
+                tracker.filter_gains(c, &self.gains[..nb], &mut self.filter_direct, &mut self.filter_delayed);
                 self.layout.bin_gains(&self.filter_direct, &mut self.bin_gains);
                 self.layout.bin_gains(&self.filter_delayed, &mut self.bin_delayed);
                 let delayed = tracker.delayed(c).iter().zip(&self.bin_delayed);

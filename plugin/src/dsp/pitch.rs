@@ -24,6 +24,12 @@ const COARSE_RATE_HZ: f32 = 8_000.0;
 /// shortest: a perfectly periodic frame correlates as well at twice its period, and this makes
 /// the true period win the tie.
 const LONG_LAG_PENALTY: f32 = 0.1;
+/// Pitch correlation the pitch filter takes for none (rescaled so 1 stays 1): independent noise
+/// correlates by 0.1–0.4 with itself a period back (more in narrow bands), and combing it at a
+/// voice's pitch, or at a chance period in a pause, only adds a buzz. With 0.2 the filter kept
+/// 0.3–0.7 dB more of clean speech's SI-SDR and 0.03 of its PESQ-WB, and gave up about 0.004
+/// PESQ-WB in the mixtures from 0 dB SNR up.
+pub const MIN_CORRELATION: f32 = 0.2;
 /// Features `PitchTracker::analyze` writes after the band correlations: the normalised
 /// correlation at the chosen period (voicing) and the period itself.
 pub const GLOBAL_FEATURES: usize = 2;
@@ -140,10 +146,11 @@ impl PitchTracker {
     /// RNNoise's pitch filter for channel `c`, folded into its band gains. The filter adds the
     /// frame one period back to the current one, `X + r·P`: the harmonics of a voice add up in
     /// phase and the noise between them does not, so the noise there falls by up to 3 dB
-    /// before any gain, which band gains alone cannot do. Per band, with `correlation` the
-    /// band's pitch correlation (from `analyze`) and `gains` the band gains about to be
-    /// applied, writes the gain for the current frame (`direct`) and for the delayed one
-    /// (`delayed`); the output is `direct·X + delayed·P` spread over the bins.
+    /// before any gain, which band gains alone cannot do. Per band, with `gains` the band gains
+    /// about to be applied, writes the gain for the current frame (`direct`) and for the delayed
+    /// one (`delayed`); the output is `direct·X + delayed·P` spread over the bins. The strength
+    /// follows the channel's own pitch correlation, not the pooled one `analyze` reports: noise
+    /// on one channel must not be combed into ripples at the pitch of a voice on another.
     ///
     /// The filter strength starts from RNNoise's: a band needs as much filtering as its gain
     /// asks to remove and its periodicity can give, full strength once the correlation `e`
@@ -156,20 +163,22 @@ impl PitchTracker {
     /// `X`'s band energy, and the sum is
     /// scaled back to it (from the band sums alone: `|X + rP|² = |X|² + 2r·Re X·P* + r²|P|²`),
     /// so the filter changes the band's fine structure, not its level.
-    pub fn filter_gains(&self, c: usize, correlation: &[f32], gains: &[f32], direct: &mut [f32], delayed: &mut [f32]) {
+    pub fn filter_gains(&self, c: usize, gains: &[f32], direct: &mut [f32], delayed: &mut [f32]) {
         let ch = &self.channels[c];
         for (b, (d, p)) in direct.iter_mut().zip(delayed.iter_mut()).enumerate() {
-            let (g, e) = (gains[b], correlation[b].clamp(0.0, 1.0));
             let [cross, ex, ep] = ch.bands[b];
+            let g = gains[b];
+            let e = if ex * ep > 1e-24 { (cross / (ex * ep).sqrt()).clamp(0.0, 1.0) } else { 0.0 };
+            // Chance correlation is not periodicity.
+            let e = ((e - MIN_CORRELATION) / (1.0 - MIN_CORRELATION)).max(0.0);
             let rnnoise = if e > g {
                 1.0
             } else {
                 ((e * e * (1.0 - g * g)) / (0.001 + g * g * (1.0 - e * e))).clamp(0.0, 1.0).sqrt()
             };
             let strength = rnnoise * (1.0 - g * g).sqrt();
-            // Silent bands, a silent frame one period back, or one out of phase with this channel's
-            // current frame (the pooled correlation can hide that), are left alone.
-            let r = if ex > 1e-20 && ep > 1e-20 && cross > 0.0 { strength * (ex / ep).sqrt() } else { 0.0 };
+            // Silent bands, or a silent frame one period back, are left alone.
+            let r = if ex > 1e-20 && ep > 1e-20 { strength * (ex / ep).sqrt() } else { 0.0 };
             let filtered = ex + 2.0 * r * cross + r * r * ep;
             let norm = if r > 0.0 && filtered > 1e-20 { (ex / filtered).sqrt() } else { 1.0 };
             *d = g * norm;
@@ -375,10 +384,10 @@ mod tests {
         let f0 = 200.0;
         let clean = voice(f0, rate, 0.5);
         let signal: Vec<f32> = clean.iter().zip(noise(clean.len(), 3)).map(|(v, n)| v + n).collect();
-        let (tracker, x, corr) = tracked(&signal, rate, &layout);
+        let (tracker, x, _) = tracked(&signal, rate, &layout);
         let gains = vec![0.5; 32];
         let (mut direct, mut delayed) = (vec![0.0; 32], vec![0.0; 32]);
-        tracker.filter_gains(0, &corr, &gains, &mut direct, &mut delayed);
+        tracker.filter_gains(0, &gains, &mut direct, &mut delayed);
         assert!(direct.iter().chain(&delayed).all(|v| v.is_finite() && *v >= 0.0));
         let (mut a, mut b) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
         layout.bin_gains(&direct, &mut a);
@@ -386,7 +395,7 @@ mod tests {
         let y: Vec<Complex32> = (0..size.bins()).map(|k| x[k] * a[k] + tracker.delayed(0)[k] * b[k]).collect();
         // 50 Hz bins: harmonics of 200 Hz sit on every 4th bin; the bins halfway between them
         // hold noise and leakage. 400 Hz–3 kHz, where the voice is strong. The voice is about as
-        // loud as the noise; a two-tap comb at full strength gains up to 3 dB (3.2 when written).
+        // loud as the noise; a two-tap comb at full strength gains up to 3 dB (2.9 when written).
         let energy = |s: &[Complex32], on: bool| -> f32 {
             (8..60).filter(|k| (k % 4 == 0) == on && (on || k % 4 == 2)).map(|k| s[k].norm_sqr()).sum()
         };
@@ -399,7 +408,7 @@ mod tests {
         let change = db(total(&y) / total(&x));
         assert!((change + 6.02).abs() < 0.5, "level change {change:.2} dB");
         // Gain 1 leaves the band as it is, exactly.
-        tracker.filter_gains(0, &corr, &vec![1.0; 32], &mut direct, &mut delayed);
+        tracker.filter_gains(0, &vec![1.0; 32], &mut direct, &mut delayed);
         assert!(direct.iter().all(|&d| d == 1.0) && delayed.iter().all(|&d| d == 0.0), "{direct:?} {delayed:?}");
     }
 }
