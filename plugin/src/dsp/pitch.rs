@@ -6,8 +6,9 @@
 //! Per hop: a coarse normalised cross-correlation search on a boxcar-decimated copy of the
 //! input (≈ 8 kHz), refined at the host rate around the best coarse lag; then the frame one
 //! period back is windowed and transformed like the current frame, and each band's correlation
-//! is `Re Σ X·P* / √(Σ|X|² · Σ|P|²)` pooled with the band layout's own weights. Fixed-size after
-//! construction: the engine's audio thread calls it.
+//! is `Re Σ X·P* / √(Σ|X|² · Σ|P|²)` pooled with the band layout's own weights. The same
+//! frames drive RNNoise's pitch filter (`PitchTracker::filter_gains`), which the engine runs
+//! after the network. Fixed-size after construction: the engine's audio thread calls it.
 
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
@@ -160,9 +161,9 @@ impl PitchTracker {
     /// turns down by only a dB or two is barely touched (on the test split's clean speech this
     /// kept PESQ-WB at 4.28 against 4.21 with RNNoise's strength, SI-SDR of the noisy mixtures
     /// at 7.8 against 7.4 dB, and PESQ-WB of the mixtures as high or higher). `P` is scaled to
-    /// `X`'s band energy, and the sum is
-    /// scaled back to it (from the band sums alone: `|X + rP|² = |X|² + 2r·Re X·P* + r²|P|²`),
-    /// so the filter changes the band's fine structure, not its level.
+    /// `X`'s band energy, and the sum is scaled back to it (from the band sums alone:
+    /// `|X + rP|² = |X|² + 2r·Re X·P* + r²|P|²`), so the filter changes the band's fine
+    /// structure, not its level.
     pub fn filter_gains(&self, c: usize, gains: &[f32], direct: &mut [f32], delayed: &mut [f32]) {
         let ch = &self.channels[c];
         for (b, (d, p)) in direct.iter_mut().zip(delayed.iter_mut()).enumerate() {
@@ -359,8 +360,8 @@ mod tests {
         assert_eq!(out[32], 0.0, "voicing after reset");
     }
 
-    /// Runs a tracker over `signal` and returns it with the last frame's spectrum and band
-    /// correlations.
+    /// Runs a tracker over `signal` and returns it with the last frame's spectrum and its pooled
+    /// band correlations.
     fn tracked(signal: &[f32], rate: f32, layout: &BandLayout) -> (PitchTracker, Vec<Complex32>, Vec<f32>) {
         let size = StftSize::for_rate(rate, 10.0);
         let mut planner = RealFftPlanner::new();
