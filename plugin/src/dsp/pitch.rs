@@ -268,11 +268,10 @@ mod tests {
     use crate::dsp::bands::BandCenters;
     use crate::dsp::stft::Analyzer;
 
-    /// Runs `signal` through an analyzer and a tracker at `rate`; returns the last hop's output.
-    fn run(signal: &[f32], rate: f32) -> Vec<f32> {
+    /// Runs `signal` through an analyzer and a tracker at `rate` on `layout` (32 bands); returns
+    /// the tracker, the last frame's spectrum and the last hop's output, finite at every hop.
+    fn tracked(signal: &[f32], rate: f32, layout: &BandLayout) -> (PitchTracker, Vec<Complex32>, Vec<f32>) {
         let size = StftSize::for_rate(rate, 10.0);
-        let centers = BandCenters::erb(32, 20_000.0, 100.0);
-        let layout = BandLayout::new(&centers, rate, size.fft);
         let mut planner = RealFftPlanner::new();
         let mut analyzer = Analyzer::new(size, &mut planner);
         let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
@@ -280,10 +279,17 @@ mod tests {
         let mut out = vec![f32::NAN; 32 + GLOBAL_FEATURES];
         for hop in signal.chunks_exact(size.hop) {
             analyzer.push_hop(hop, &mut spectrum);
-            tracker.analyze(&[hop], &[&spectrum], &layout, &mut out);
+            tracker.analyze(&[hop], &[&spectrum], layout, &mut out);
             assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
         }
-        out
+        (tracker, spectrum, out)
+    }
+
+    /// The last hop's output of `tracked` on the usual 32-band layout.
+    fn run(signal: &[f32], rate: f32) -> Vec<f32> {
+        let size = StftSize::for_rate(rate, 10.0);
+        let layout = BandLayout::new(&BandCenters::erb(32, 20_000.0, 100.0), rate, size.fft);
+        tracked(signal, rate, &layout).2
     }
 
     /// A glottal-like pulse train at `f0`: harmonics up to 4 kHz with falling amplitude.
@@ -358,23 +364,6 @@ mod tests {
         tracker.reset();
         tracker.analyze(&[vec![0.0; size.hop]], &[&spectrum], &layout, &mut out);
         assert_eq!(out[32], 0.0, "voicing after reset");
-    }
-
-    /// Runs a tracker over `signal` and returns it with the last frame's spectrum and its pooled
-    /// band correlations.
-    fn tracked(signal: &[f32], rate: f32, layout: &BandLayout) -> (PitchTracker, Vec<Complex32>, Vec<f32>) {
-        let size = StftSize::for_rate(rate, 10.0);
-        let mut planner = RealFftPlanner::new();
-        let mut analyzer = Analyzer::new(size, &mut planner);
-        let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
-        let mut spectrum = vec![Complex32::default(); size.bins()];
-        let mut out = vec![0.0; 32 + GLOBAL_FEATURES];
-        for hop in signal.chunks_exact(size.hop) {
-            analyzer.push_hop(hop, &mut spectrum);
-            tracker.analyze(&[hop], &[&spectrum], layout, &mut out);
-        }
-        out.truncate(32);
-        (tracker, spectrum, out)
     }
 
     #[test]
