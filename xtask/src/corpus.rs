@@ -15,6 +15,7 @@ use rand::Rng;
 use rand_distr::Distribution;
 
 use crate::augment;
+use crate::data::analyze::noise_floor_db;
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
 use crate::metrics::resample;
 use crate::synth::scale_to_snr;
@@ -33,7 +34,26 @@ struct Clip {
     bandwidth_hz: f32,
     /// Active level in dB re full scale, from the manifest.
     level_db: f32,
+    /// The recording's own noise floor (`analyze::noise_floor_db`), dBFS; `None` for
+    /// digital silence.
+    floor_db: Option<f32>,
 }
+
+impl Clip {
+    fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.rate as f64
+    }
+
+    /// Whether the clip's own noise floor sits less than `min_snr_db` below its speech. Only
+    /// clips of at least `FLOOR_MIN_SECONDS` are judged: a shorter one is mostly one word with no
+    /// pause, so its floor is its quietest speech.
+    fn noisy(&self, min_snr_db: f32) -> bool {
+        self.seconds() >= FLOOR_MIN_SECONDS && self.floor_db.is_some_and(|f| self.level_db - f < min_snr_db)
+    }
+}
+
+/// Shortest clip whose noise floor `Clip::noisy` trusts.
+const FLOOR_MIN_SECONDS: f64 = 1.0;
 
 pub struct CorpusSource {
     speech: Vec<Clip>,
@@ -46,6 +66,9 @@ pub struct CorpusSource {
     noise_speed_perturb: f64,
     /// Range of the speech's active level in training examples (dBFS); see `with_speech_levels`.
     levels_db: (f32, f32),
+    /// Speech clips whose own noise floor is closer to them than this are not drawn; see
+    /// `with_min_speech_snr`.
+    min_speech_snr_db: Option<f32>,
 }
 
 /// The speech levels runs trained with before `with_speech_levels` existed (dBFS).
@@ -65,9 +88,11 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
         .map(|c| {
             pb.inc(1);
             let (samples, rate) = read_clip(&c.abs_path).with_context(|| format!("corpus clip {}", c.path))?;
+            let floor_db = noise_floor_db(&samples, rate).map(|f| f as f32);
             Ok(Clip {
                 samples: samples.into(),
                 rate,
+                floor_db,
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
             })
@@ -83,22 +108,46 @@ impl CorpusSource {
         let manifest = Manifest::load(data_dir)?;
         let speech = load(&manifest, Kind::Speech, split)?;
         let noise = load(&manifest, Kind::Noise, split)?;
-        let weights: Vec<f64> = speech
-            .iter()
-            .map(|c| {
-                let secs = c.samples.len() as f64 / c.rate as f64;
-                if c.bandwidth_hz as u32 >= FULL_BAND_HZ { secs * FULL_BAND_BOOST } else { secs }
-            })
-            .collect();
         Ok(Self {
-            speech_pick: WeightedIndex::new(&weights).context("speech clip weights")?,
+            speech_pick: Self::speech_weights(&speech, None)?,
             speech,
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
             levels_db: LEGACY_SPEECH_LEVELS_DB,
+            min_speech_snr_db: None,
         })
+    }
+
+    /// How often each speech clip is drawn: by its length, full-band voices boosted, and clips
+    /// noisier than `min_snr_db` (`Clip::noisy`) never.
+    fn speech_weights(speech: &[Clip], min_snr_db: Option<f32>) -> Result<WeightedIndex<f64>> {
+        let weights: Vec<f64> = speech
+            .iter()
+            .map(|c| match min_snr_db {
+                Some(db) if c.noisy(db) => 0.0,
+                _ if c.bandwidth_hz as u32 >= FULL_BAND_HZ => c.seconds() * FULL_BAND_BOOST,
+                _ => c.seconds(),
+            })
+            .collect();
+        WeightedIndex::new(&weights).context("speech clip weights (is every clip excluded?)")
+    }
+
+    /// Draws no speech clip (for the voice or for babble) whose own noise floor lies less than
+    /// `min_snr_db` below its active level. The corpus's voices come from games and phone
+    /// prompts, and a fifth of the training speech carries hiss or room noise 25 dB or less
+    /// below the voice; as the clean target of a mixture at 15–20 dB SNR, that noise is "speech"
+    /// the model is told to keep, while the same noise added is what it must remove.
+    pub fn with_min_speech_snr(mut self, min_snr_db: f32) -> Result<Self> {
+        self.speech_pick = Self::speech_weights(&self.speech, Some(min_snr_db))?;
+        self.min_speech_snr_db = Some(min_snr_db);
+        Ok(self)
+    }
+
+    /// Seconds of speech left out by `with_min_speech_snr` (0 without it).
+    pub fn excluded_speech_seconds(&self) -> f64 {
+        self.min_speech_snr_db.map_or(0.0, |db| self.speech.iter().filter(|c| c.noisy(db)).map(Clip::seconds).sum())
     }
 
     /// Draws each training example's active speech level uniformly from `min..max` dBFS. The
@@ -131,7 +180,7 @@ impl CorpusSource {
 
     /// Speech clips in this split (for reporting).
     pub fn speech_seconds(&self) -> f64 {
-        self.speech.iter().map(|c| c.samples.len() as f64 / c.rate as f64).sum()
+        self.speech.iter().map(Clip::seconds).sum()
     }
 
     /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.

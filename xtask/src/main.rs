@@ -140,6 +140,10 @@ enum Command {
         /// Loudest active speech level of a training example (dBFS).
         #[arg(long, default_value_t = -6.0, allow_negative_numbers = true)]
         speech_level_max_db: f64,
+        /// Leave out training speech clips (1 s and longer) whose own noise floor lies less than
+        /// this many dB below the voice: their hiss would be a "clean" target to keep.
+        #[arg(long)]
+        min_speech_snr_db: Option<f64>,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -214,7 +218,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight,
+            loudness_weight, min_speech_snr_db,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -242,7 +246,7 @@ fn main() -> Result<()> {
             let (high_band_over_suppression, speed_perturb, noise_speed_perturb) =
                 (pick!(options.high_band_over_suppression), pick!(options.speed_perturb), pick!(options.noise_speed_perturb));
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
-            let loudness_weight = pick!(options.loudness_weight);
+            let (loudness_weight, min_speech_snr_db) = (pick!(options.loudness_weight), pick!(options.min_speech_snr_db));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -255,6 +259,7 @@ fn main() -> Result<()> {
             ensure_in("--speed-perturb", speed_perturb, 0.0..=0.3)?;
             ensure_in("--noise-speed-perturb", noise_speed_perturb, 0.0..=0.3)?;
             ensure_in("--loudness-weight", loudness_weight, 0.0..=1.0)?;
+            ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -266,8 +271,21 @@ fn main() -> Result<()> {
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
                 "data" => (
-                    Arc::new(CorpusSource::open(&data_dir, Split::Train)?.with_speed_perturbation(speed_perturb).with_noise_speed_perturbation(noise_speed_perturb)
-                        .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)),
+                    {
+                        let mut train = CorpusSource::open(&data_dir, Split::Train)?
+                            .with_speed_perturbation(speed_perturb)
+                            .with_noise_speed_perturbation(noise_speed_perturb)
+                            .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32);
+                        if let Some(db) = min_speech_snr_db {
+                            train = train.with_min_speech_snr(db as f32)?;
+                            println!(
+                                "left out {:.2} of {:.2} h of training speech: noise floor less than {db} dB below the voice",
+                                train.excluded_speech_seconds() / 3600.0,
+                                train.speech_seconds() / 3600.0
+                            );
+                        }
+                        Arc::new(train)
+                    },
                     Arc::new(CorpusSource::open(&data_dir, Split::Val)?.with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)),
                 ),
                 other => anyhow::bail!("unknown corpus `{other}` (available: data, synthetic)"),
@@ -288,6 +306,7 @@ fn main() -> Result<()> {
                 loudness_weight,
                 speech_level_min_db,
                 speech_level_max_db,
+                min_speech_snr_db,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -96,6 +96,10 @@ pub struct TrainOptions {
     pub speech_level_min_db: f64,
     #[serde(default = "legacy_level_max")]
     pub speech_level_max_db: f64,
+    /// Training speech clips noisier than this are left out (`CorpusSource::with_min_speech_snr`);
+    /// unset = all, as before it existed.
+    #[serde(default)]
+    pub min_speech_snr_db: Option<f64>,
 }
 
 fn legacy_level_min() -> f64 {

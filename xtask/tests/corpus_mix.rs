@@ -276,6 +276,38 @@ fn labelled_mixtures_are_the_same_mixtures_and_name_every_class() {
 }
 
 #[test]
+fn noisy_recordings_are_left_out_of_the_speech_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    // Hiss 12 dB below the full-band voice (v1, 16 kHz bandwidth) and 60 dB below the
+    // band-limited one (v0, 8 kHz), written over their clips.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for (voice, snr_db) in [("v0", 60.0f32), ("v1", 12.0)] {
+        let path = dir.path().join(format!("audio/speech/fake/{voice}.wav"));
+        let (mut x, rate) = xtask::data::manifest::read_clip(&path).unwrap();
+        let amp = (active_power(&x, rate as f32) / 10f32.powf(snr_db / 10.0) * 3.0).sqrt();
+        x.iter_mut().for_each(|v| *v += rng.gen_range(-amp..amp));
+        write_wav(&path, &x, rate);
+    }
+    let config = ModelConfig::default();
+    let bandwidths = |source: &CorpusSource| -> std::collections::BTreeSet<u32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        (0..40).flat_map(|_| source.example(&mut rng, &config, 100).utterances).map(|u| u.bandwidth_hz as u32).collect()
+    };
+    let all = CorpusSource::open(dir.path(), Split::Train).unwrap();
+    assert_eq!(all.excluded_speech_seconds(), 0.0);
+    assert!(bandwidths(&all).iter().any(|&b| b > 8_000), "the full-band voice is drawn: {:?}", bandwidths(&all));
+    // 12 dB of SNR is below a 25 dB minimum, above a 10 dB one.
+    let kept = CorpusSource::open(dir.path(), Split::Train).unwrap().with_min_speech_snr(10.0).unwrap();
+    assert_eq!(kept.excluded_speech_seconds(), 0.0);
+    let clean = CorpusSource::open(dir.path(), Split::Train).unwrap().with_min_speech_snr(25.0).unwrap();
+    assert!((clean.excluded_speech_seconds() - 2.0).abs() < 0.01, "{}", clean.excluded_speech_seconds());
+    assert_eq!(bandwidths(&clean), [8_000].into(), "only the clean voice is drawn");
+    // Leaving out every voice is an error, not a panic in the loader.
+    assert!(CorpusSource::open(dir.path(), Split::Train).unwrap().with_min_speech_snr(60.0 + 3.0).is_err());
+}
+
+#[test]
 fn training_speech_levels_span_the_requested_range() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Train);

@@ -388,6 +388,23 @@ fn bandwidth_follows_the_band_edge_at_any_rate() {
 }
 
 #[test]
+fn noise_floor_is_the_pauses_not_the_voice_nor_digital_silence() {
+    let rate = 16_000;
+    // 1 s of "voice" at −20 dBFS RMS and 0.5 s of pause, hiss at −50 dBFS throughout, then
+    // 1 s of digital silence (padding, which must not read as a floor).
+    let mut x = tones(rate, 1.0, 5_000.0, 0.1, 0.5, 3);
+    let hiss = white(rate, 1.5, 10f32.powf(-50.0 / 20.0), 4);
+    x.iter_mut().zip(&hiss).for_each(|(v, h)| *v += h);
+    x.extend(std::iter::repeat(0.0).take(rate as usize));
+    let floor = analyze::noise_floor_db(&x, rate).unwrap();
+    assert!((floor + 50.0).abs() < 1.5, "floor {floor:.2} dBFS, hiss at −50");
+    // Without pauses the floor is the quietest speech, well above the hiss.
+    let busy = analyze::noise_floor_db(&tones(rate, 1.0, 5_000.0, 0.1, 0.0, 3), rate).unwrap();
+    assert!(busy > -40.0, "{busy:.2}");
+    assert_eq!(analyze::noise_floor_db(&[0.0; 4000], rate), None);
+}
+
+#[test]
 fn split_tables_name_each_unit_once() {
     for (name, table) in [("SPEECH_TABLE", split::SPEECH_TABLE), ("NATURAL_NOISE", split::NATURAL_NOISE), ("MUSIC_PINS", split::MUSIC_PINS)] {
         let mut seen = BTreeSet::new();

@@ -67,20 +67,44 @@ fn db(power: f64) -> f64 {
     10.0 * (power + 1e-20).log10()
 }
 
-/// (active level, loudest frame), both dBFS. A clip of digital silence reads −200 dB.
-pub fn active_level(samples: &[f32], rate: u32) -> (f64, f64) {
+/// Mean power of each 20 ms frame, 10 ms apart (one frame for a shorter clip).
+fn frame_powers(samples: &[f32], rate: u32) -> Vec<f64> {
     let frame = ((rate as f64 * 0.020).round() as usize).max(1);
     let hop = (frame / 2).max(1);
-    let powers: Vec<f64> = if samples.len() <= frame {
+    if samples.len() <= frame {
         vec![mean_square(samples)]
     } else {
         (0..=(samples.len() - frame) / hop).map(|i| mean_square(&samples[i * hop..i * hop + frame])).collect()
-    };
+    }
+}
+
+/// (active level, loudest frame), both dBFS. A clip of digital silence reads −200 dB.
+pub fn active_level(samples: &[f32], rate: u32) -> (f64, f64) {
+    let powers = frame_powers(samples, rate);
     let loudest = powers.iter().cloned().fold(0.0, f64::max);
     let threshold = loudest * 10f64.powf(-ACTIVE_RANGE_DB / 10.0);
     let active: Vec<f64> = powers.into_iter().filter(|&p| p >= threshold && p > 0.0).collect();
     let level = if active.is_empty() { 0.0 } else { active.iter().sum::<f64>() / active.len() as f64 };
     (db(level), db(loudest))
+}
+
+/// Frames quieter than this (−90 dBFS) are digital silence, not a recording's noise floor.
+const DIGITAL_SILENCE_POWER: f64 = 1e-9;
+/// The noise floor is this percentile of a clip's frame powers.
+const FLOOR_PERCENTILE: f64 = 5.0;
+
+/// A recording's own noise floor in dBFS: the 5th percentile of its 20 ms frame powers,
+/// digital silence left out (a clip padded with zeros is not the quieter for it). In a clip
+/// with pauses that is the room and the mic; in one with none it is the quietest speech, so it
+/// reads high only when the clip is too short to have pauses. `None` for digital silence.
+pub fn noise_floor_db(samples: &[f32], rate: u32) -> Option<f64> {
+    let mut powers: Vec<f64> = frame_powers(samples, rate).into_iter().filter(|&p| p > DIGITAL_SILENCE_POWER).collect();
+    if powers.is_empty() {
+        return None;
+    }
+    powers.sort_by(f64::total_cmp);
+    let k = ((powers.len() - 1) as f64 * FLOOR_PERCENTILE / 100.0).round() as usize;
+    Some(db(powers[k]))
 }
 
 fn mean_square(x: &[f32]) -> f64 {
