@@ -94,6 +94,14 @@ impl Biquad {
         Self::from_raw(alpha, 0.0, -alpha, 1.0 + alpha, -2.0 * w.cos(), 1.0 - alpha)
     }
 
+    /// Second-order high-pass at `hz` (Butterworth at q = 1/√2).
+    pub fn high_pass(hz: f32, q: f32, rate: f32) -> Self {
+        let w = std::f64::consts::TAU * hz as f64 / rate as f64;
+        let alpha = w.sin() / (2.0 * q as f64);
+        let c = w.cos();
+        Self::from_raw((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha)
+    }
+
     /// Peaking EQ: `gain_db` at `hz`, bandwidth set by `q`.
     pub fn peak(hz: f32, q: f32, gain_db: f32, rate: f32) -> Self {
         let a = 10f64.powf(gain_db as f64 / 40.0);
@@ -131,6 +139,14 @@ impl Biquad {
         }
     }
 
+    /// Runs the filter forwards, then backwards: zero phase, the magnitude response squared.
+    pub fn run_zero_phase(&self, x: &mut [f32]) {
+        self.run(x);
+        x.reverse();
+        self.run(x);
+        x.reverse();
+    }
+
     pub fn run(&self, x: &mut [f32]) {
         let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for v in x.iter_mut() {
@@ -159,6 +175,30 @@ pub fn random_eq(rng: &mut impl Rng, x: &mut [f32], rate: f32, max_db: f32) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Level in dB of a tone at `hz` after the zero-phase high-pass at 40 Hz, over the middle
+    /// second (the ends hold the filter's start-up).
+    fn high_passed_tone_db(hz: f32, rate: f32) -> f32 {
+        let n = 3 * rate as usize;
+        let mut x: Vec<f32> = (0..n).map(|i| 0.1 + (std::f32::consts::TAU * hz * i as f32 / rate).sin()).collect();
+        Biquad::high_pass(40.0, std::f32::consts::FRAC_1_SQRT_2, rate).run_zero_phase(&mut x);
+        let mid = &x[n / 3..2 * n / 3];
+        10.0 * (mid.iter().map(|v| v * v).sum::<f32>() / mid.len() as f32 / 0.5).log10()
+    }
+
+    #[test]
+    fn zero_phase_high_pass_removes_dc_and_rumble_and_keeps_the_voice() {
+        for rate in [16_000.0, 48_000.0] {
+            // −6 dB at the corner (Butterworth twice), 24 dB/octave below it; DC (the 0.1
+            // offset, −17 dB re the tone) is gone, or the 200 Hz reading would be off.
+            let corner = high_passed_tone_db(40.0, rate);
+            assert!((corner + 6.0).abs() < 0.3, "40 Hz at {rate}: {corner:.2} dB");
+            let rumble = high_passed_tone_db(20.0, rate);
+            assert!(rumble < -22.0, "20 Hz at {rate}: {rumble:.2} dB");
+            let voice = high_passed_tone_db(200.0, rate);
+            assert!(voice.abs() < 0.05, "200 Hz at {rate}: {voice:.3} dB");
+        }
+    }
 
     #[test]
     fn generated_noises_are_finite_and_not_silent() {

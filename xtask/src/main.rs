@@ -144,6 +144,10 @@ enum Command {
         /// this many dB below the voice: their hiss would be a "clean" target to keep.
         #[arg(long)]
         min_speech_snr_db: Option<f64>,
+        /// High-pass the training speech at this frequency (Hz, zero phase, 24 dB/octave) before
+        /// mixing, so the clips' DC offsets and rumble are not a "clean" target to keep.
+        #[arg(long)]
+        speech_highpass_hz: Option<f64>,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -218,7 +222,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -246,7 +250,8 @@ fn main() -> Result<()> {
             let (high_band_over_suppression, speed_perturb, noise_speed_perturb) =
                 (pick!(options.high_band_over_suppression), pick!(options.speed_perturb), pick!(options.noise_speed_perturb));
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
-            let (loudness_weight, min_speech_snr_db) = (pick!(options.loudness_weight), pick!(options.min_speech_snr_db));
+            let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
+                (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -260,6 +265,7 @@ fn main() -> Result<()> {
             ensure_in("--noise-speed-perturb", noise_speed_perturb, 0.0..=0.3)?;
             ensure_in("--loudness-weight", loudness_weight, 0.0..=1.0)?;
             ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
+            ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -276,6 +282,9 @@ fn main() -> Result<()> {
                             .with_speed_perturbation(speed_perturb)
                             .with_noise_speed_perturbation(noise_speed_perturb)
                             .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32);
+                        if let Some(hz) = speech_highpass_hz {
+                            train = train.with_speech_highpass(hz as f32);
+                        }
                         if let Some(db) = min_speech_snr_db {
                             train = train.with_min_speech_snr(db as f32)?;
                             println!(
@@ -307,6 +316,7 @@ fn main() -> Result<()> {
                 speech_level_min_db,
                 speech_level_max_db,
                 min_speech_snr_db,
+                speech_highpass_hz,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -100,6 +100,10 @@ pub struct TrainOptions {
     /// unset = all, as before it existed.
     #[serde(default)]
     pub min_speech_snr_db: Option<f64>,
+    /// Training speech high-passed at this frequency (`CorpusSource::with_speech_highpass`);
+    /// unset = as recorded, as before it existed.
+    #[serde(default)]
+    pub speech_highpass_hz: Option<f64>,
 }
 
 fn legacy_level_min() -> f64 {

@@ -308,6 +308,49 @@ fn noisy_recordings_are_left_out_of_the_speech_only_when_asked() {
 }
 
 #[test]
+fn high_passed_speech_loses_its_dc_offset_and_keeps_its_level() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    // A DC offset of half the voices' RMS, as some of the corpus's clips carry, in the
+    // manifest's level as the data step would measure it.
+    let mut manifest = Manifest::load(dir.path()).unwrap();
+    for clip in manifest.clips.iter_mut().filter(|c| c.kind == Kind::Speech) {
+        let path = dir.path().join(&clip.path);
+        let (mut x, rate) = xtask::data::manifest::read_clip(&path).unwrap();
+        let dc = 0.5 * (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+        x.iter_mut().for_each(|v| *v += dc);
+        write_wav(&path, &x, rate);
+        clip.active_level_dbfs = 10.0 * (active_power(&x, rate as f32) as f64).log10();
+    }
+    manifest.save(dir.path()).unwrap();
+    // DC in the clean tracks (speech present), relative to their RMS; and their active levels.
+    let measure = |source: &CorpusSource| -> (f32, Vec<f32>) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let mut dc: f32 = 0.0;
+        let mut levels = Vec::new();
+        for _ in 0..30 {
+            let ex = source.mix(&mut rng, 48_000, 96_000, 10.0, -26.0, NoiseChoice::White);
+            let u = &ex.utterances[0];
+            let x = &ex.clean[u.start..u.end];
+            let mean = x.iter().sum::<f32>() / x.len() as f32;
+            let rms = (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+            dc = dc.max(mean.abs() / rms);
+            levels.push(10.0 * active_power(&ex.clean, 48_000.0).log10());
+        }
+        (dc, levels)
+    };
+    let (dc_before, _) = measure(&CorpusSource::open(dir.path(), Split::Train).unwrap());
+    let (dc_after, levels) = measure(&CorpusSource::open(dir.path(), Split::Train).unwrap().with_speech_highpass(40.0));
+    assert!(dc_before > 0.3, "the offset is there to begin with: {dc_before:.3}");
+    assert!(dc_after < 0.05, "DC left after the high-pass: {dc_after:.3} of the RMS");
+    // The level is measured again after filtering, so the speech still sits at −26 dBFS on
+    // average (the random EQ moves single examples by a few dB), not off by the offset it lost
+    // (without measuring again, the mean here reads −24.9).
+    let mean = levels.iter().sum::<f32>() / levels.len() as f32;
+    assert!((mean + 26.0).abs() < 0.6 && levels.iter().all(|l| (l + 26.0).abs() < 6.0), "mean {mean:.2} dBFS: {levels:?}");
+}
+
+#[test]
 fn training_speech_levels_span_the_requested_range() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Train);
