@@ -34,9 +34,6 @@ struct Clip {
     bandwidth_hz: f32,
     /// Active level in dB re full scale, from the manifest.
     level_db: f32,
-    /// The recording's own noise floor (`analyze::noise_floor_db`), dBFS; `None` for
-    /// digital silence.
-    floor_db: Option<f32>,
 }
 
 impl Clip {
@@ -48,7 +45,8 @@ impl Clip {
     /// clips of at least `FLOOR_MIN_SECONDS` are judged: a shorter one is mostly one word with no
     /// pause, so its floor is its quietest speech.
     fn noisy(&self, min_snr_db: f32) -> bool {
-        self.seconds() >= FLOOR_MIN_SECONDS && self.floor_db.is_some_and(|f| self.level_db - f < min_snr_db)
+        self.seconds() >= FLOOR_MIN_SECONDS
+            && noise_floor_db(&self.samples, self.rate).is_some_and(|f| self.level_db - (f as f32) < min_snr_db)
     }
 }
 
@@ -66,9 +64,8 @@ pub struct CorpusSource {
     noise_speed_perturb: f64,
     /// Range of the speech's active level in training examples (dBFS); see `with_speech_levels`.
     levels_db: (f32, f32),
-    /// Speech clips whose own noise floor is closer to them than this are not drawn; see
-    /// `with_min_speech_snr`.
-    min_speech_snr_db: Option<f32>,
+    /// Seconds of speech `with_min_speech_snr` left out.
+    excluded_speech_s: f64,
 }
 
 /// The speech levels runs trained with before `with_speech_levels` existed (dBFS).
@@ -88,11 +85,9 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
         .map(|c| {
             pb.inc(1);
             let (samples, rate) = read_clip(&c.abs_path).with_context(|| format!("corpus clip {}", c.path))?;
-            let floor_db = noise_floor_db(&samples, rate).map(|f| f as f32);
             Ok(Clip {
                 samples: samples.into(),
                 rate,
-                floor_db,
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
             })
@@ -109,26 +104,27 @@ impl CorpusSource {
         let speech = load(&manifest, Kind::Speech, split)?;
         let noise = load(&manifest, Kind::Noise, split)?;
         Ok(Self {
-            speech_pick: Self::speech_weights(&speech, None)?,
+            speech_pick: Self::speech_weights(&speech, std::iter::repeat(false))?,
             speech,
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
             levels_db: LEGACY_SPEECH_LEVELS_DB,
-            min_speech_snr_db: None,
+            excluded_speech_s: 0.0,
         })
     }
 
-    /// How often each speech clip is drawn: by its length, full-band voices boosted, and clips
-    /// noisier than `min_snr_db` (`Clip::noisy`) never.
-    fn speech_weights(speech: &[Clip], min_snr_db: Option<f32>) -> Result<WeightedIndex<f64>> {
+    /// How often each speech clip is drawn: by its length, full-band voices boosted, and the
+    /// clips `left_out` marks never.
+    fn speech_weights(speech: &[Clip], left_out: impl Iterator<Item = bool>) -> Result<WeightedIndex<f64>> {
         let weights: Vec<f64> = speech
             .iter()
-            .map(|c| match min_snr_db {
-                Some(db) if c.noisy(db) => 0.0,
-                _ if c.bandwidth_hz as u32 >= FULL_BAND_HZ => c.seconds() * FULL_BAND_BOOST,
-                _ => c.seconds(),
+            .zip(left_out)
+            .map(|(c, out)| match out {
+                true => 0.0,
+                false if c.bandwidth_hz as u32 >= FULL_BAND_HZ => c.seconds() * FULL_BAND_BOOST,
+                false => c.seconds(),
             })
             .collect();
         WeightedIndex::new(&weights).context("speech clip weights (is every clip excluded?)")
@@ -139,14 +135,17 @@ impl CorpusSource {
     /// prompts, and a fifth of the training speech carries hiss or room noise 25 dB or less
     /// below the voice; as the clean target of a mixture at 15–20 dB SNR, that noise is "speech"
     /// the model is told to keep, while the same noise added is what it must remove.
+    /// Call it after `with_speech_highpass`, which changes the clips it judges.
     pub fn with_min_speech_snr(mut self, min_snr_db: f32) -> Result<Self> {
-        self.speech_pick = Self::speech_weights(&self.speech, Some(min_snr_db))?;
-        self.min_speech_snr_db = Some(min_snr_db);
+        // The floors are measured here, once, rather than for every clip the loader reads.
+        let noisy: Vec<bool> = self.speech.iter().map(|c| c.noisy(min_snr_db)).collect();
+        self.speech_pick = Self::speech_weights(&self.speech, noisy.iter().copied())?;
+        self.excluded_speech_s = self.speech.iter().zip(&noisy).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
         Ok(self)
     }
 
     /// High-passes every speech clip at `hz` (Butterworth, run forwards and backwards: zero
-    /// phase, 24 dB/octave, −6 dB at `hz`) and measures its level and noise floor again. A
+    /// phase, 24 dB/octave, −6 dB at `hz`) and measures its level again. A
     /// voice has nothing below its fundamental, but the corpus's clips carry DC offsets and
     /// rumble (the median gcin-voice clip has a tenth of its energy below 60 Hz, and one in ten
     /// tuxpaint, klettres or ktuberling clips the same), and as the clean target that taught
@@ -157,7 +156,6 @@ impl CorpusSource {
             let mut x = clip.samples.to_vec();
             augment::Biquad::high_pass(hz, std::f32::consts::FRAC_1_SQRT_2, clip.rate as f32).run_zero_phase(&mut x);
             clip.level_db = active_level(&x, clip.rate).0 as f32;
-            clip.floor_db = noise_floor_db(&x, clip.rate).map(|f| f as f32);
             clip.samples = x.into();
         }
         self
@@ -165,7 +163,7 @@ impl CorpusSource {
 
     /// Seconds of speech left out by `with_min_speech_snr` (0 without it).
     pub fn excluded_speech_seconds(&self) -> f64 {
-        self.min_speech_snr_db.map_or(0.0, |db| self.speech.iter().filter(|c| c.noisy(db)).map(Clip::seconds).sum())
+        self.excluded_speech_s
     }
 
     /// Draws each training example's active speech level uniformly from `min..max` dBFS. The
