@@ -5,8 +5,8 @@
 //! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
 //! over bins, with the pitch filter (RNNoise's comb: the frame one pitch period back added where
-//! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains or the
-//! deep filter over the last hops' spectra → inverse FFT → √Hann synthesis → overlap-add →
+//! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains, or the
+//! deep filter over the last hops' spectra added as a correction → inverse FFT → √Hann synthesis → overlap-add →
 //! output FIFO. The pitch filter reads only past input, so it adds no latency.
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
@@ -396,9 +396,10 @@ impl Denoiser {
         }
     }
 
-    /// Replaces channel `c`'s fine bins by the deep filter's output: per bin, the taps applied to
-    /// its last `df_order` unprocessed spectra (newest first). The Reduction floor mixes in that
-    /// share of the unprocessed bin, so 0 dB Reduction is transparent here too.
+    /// Adds the deep filter's correction to channel `c`'s fine bins, which already hold what the
+    /// band gains made of them: per bin, the taps applied to its last `df_order` unprocessed
+    /// spectra (newest first). The correction is scaled by 1 − the Reduction floor, so 0 dB
+    /// Reduction (gains of 1, floor 1) stays transparent here too.
     fn deep_filter(&mut self, c: usize) {
         let (fine, order, depth) = (self.fine_bins, self.df_order, self.df_depth);
         let taps = &self.gains[self.layout.n_bands()..];
@@ -410,8 +411,7 @@ impl Denoiser {
                 let x = hist[((self.df_pos + depth - i) % depth) * fine + k];
                 acc += Complex32::new(t[0], t[1]) * x;
             }
-            let x_now = hist[self.df_pos * fine + k];
-            *y = acc * (1.0 - floor) + x_now * floor;
+            *y += acc * (1.0 - floor);
         }
     }
 }

@@ -379,14 +379,17 @@ fn fine_bin_gains_act_on_their_own_bin_only() {
 #[test]
 fn deep_filter_taps_reach_back_one_hop() {
     use lull::model::ModelConfig;
-    // A network that ignores its input: band gains open, and every fine bin's two taps both
-    // 0.5 + 0i (2·tanh(b/2) = 0.5), so a fine bin's output is the mean of this hop's spectrum and
-    // the previous one's. A 1000 Hz tone advances by 20π per 10 ms hop and passes; a 1050 Hz
-    // tone advances by 21π, so consecutive hops cancel. Band gains cannot tell the two apart.
+    // A network that ignores its input: band gains open, and every fine bin's two taps −0.5 and
+    // +0.5 (2·tanh(b/2) = ±0.5), added to the band gains' output, so a fine bin's output is the
+    // mean of this hop's spectrum and the previous one's. A 1000 Hz tone advances by 20π per
+    // 10 ms hop and passes; a 1050 Hz tone advances by 21π, so consecutive hops cancel. Band
+    // gains cannot tell the two apart.
     let config = ModelConfig { hidden: 8, layers: 1, fine_bins: 80, df_order: 2, ..ModelConfig::default() };
     let half = 2.0 * 0.25f32.atanh();
     let model = input_blind_model(&config, |i| match i.checked_sub(config.n_bands).filter(|&j| j < config.fine_bins * 4) {
-        Some(j) if j % 2 == 0 => half,
+        // Per bin: newest tap (re, im), then the previous hop's.
+        Some(j) if j % 4 == 0 => -half,
+        Some(j) if j % 4 == 2 => half,
         Some(_) => 0.0,
         None => 12.0,
     });

@@ -60,7 +60,7 @@ fn model_card(s: &RunState) -> String {
         ),
         (n, order) => (
             format!("; the lowest {n} FFT bins' log power minus its running mean and phase advance since the previous hop (cos, sin)"),
-            format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops", order - 1),
+            format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops, added to what the band gains make of the bin", order - 1),
         ),
     };
     let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);

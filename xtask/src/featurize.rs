@@ -32,6 +32,10 @@ pub struct Sample {
     /// sequence so the spectral loss does not depend on level.
     pub df_mix: Vec<f32>,
     pub df_clean: Vec<f32>,
+    /// With deep filtering (else empty): n_bands × fine_bins, how much of each band's gain
+    /// reaches each fine bin (`BandLayout::bin_gains`, which is linear), so training can spread
+    /// the band gains over the fine bins as the engine does before adding the filter's output.
+    pub band_to_fine: Vec<f32>,
     /// frames × n_bands: the mixture's band energies divided by their mean over the sequence,
     /// so the loss can weigh bands by how loud they are (`Asymmetry::loudness`) whatever the
     /// level.
@@ -91,6 +95,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         vad: Vec::with_capacity(frames),
         df_mix: Vec::new(),
         df_clean: Vec::new(),
+        band_to_fine: if df { band_to_fine(&layout, config.fine_bins) } else { Vec::new() },
         band_energy: Vec::with_capacity(frames * nb),
     };
     let mut clean_frame_energy = Vec::with_capacity(frames);
@@ -152,4 +157,19 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         s.weight.extend(gain_hz.iter().map(|&c| if c <= top { 1.0 } else { 0.0 }));
     }
     s
+}
+
+/// n_bands × `fine_bins`: the share of each band's gain in each of the lowest bins (0 past the
+/// last bin), from `BandLayout::bin_gains` on one band at a time.
+fn band_to_fine(layout: &BandLayout, fine_bins: usize) -> Vec<f32> {
+    let nb = layout.n_bands();
+    let (mut one, mut bins) = (vec![0.0; nb], vec![0.0; layout.n_bins()]);
+    let mut m = Vec::with_capacity(nb * fine_bins);
+    for b in 0..nb {
+        one.fill(0.0);
+        one[b] = 1.0;
+        layout.bin_gains(&one, &mut bins);
+        m.extend((0..fine_bins).map(|k| bins.get(k).copied().unwrap_or(0.0)));
+    }
+    m
 }

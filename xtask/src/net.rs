@@ -139,16 +139,22 @@ impl LullNet {
     }
 }
 
-/// Builds a fresh network whose variables live in `varmap`. Deep-filter taps start at zero
-/// bias (an untrained filter lets little through and learns from there; a bias of 2 would make
-/// every tap ≈ 1.5).
+/// Builds a fresh network whose variables live in `varmap`. Deep-filter taps start at exactly
+/// zero (their rows of the output layer and their bias), so an untrained filter adds nothing to
+/// the band gains' output and the network starts as a band-gain model; it learns a correction
+/// from there.
 pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<LullNet> {
     let net = LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))?;
     if config.df_order > 0 {
-        let mut bias = vec![2.0f32; config.n_outputs()];
-        bias[config.n_bands..config.n_head()].fill(0.0);
+        let (taps, n) = (config.n_bands..config.n_head(), config.n_outputs());
+        let mut bias = vec![2.0f32; n];
+        bias[taps.clone()].fill(0.0);
         let vars = varmap.data().lock().expect("variable map lock");
-        vars["out.bias"].set(&Tensor::from_vec(bias, config.n_outputs(), device)?)?;
+        vars["out.bias"].set(&Tensor::from_vec(bias, n, device)?)?;
+        let w = &vars["out.weight"];
+        let mut rows = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        rows[taps.start * config.hidden..taps.end * config.hidden].fill(0.0);
+        w.set(&Tensor::from_vec(rows, (n, config.hidden), device)?)?;
     }
     Ok(net)
 }

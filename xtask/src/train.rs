@@ -235,6 +235,8 @@ pub struct Batch {
     /// With deep filtering: (batch, time, fine_bins, 2) normalised spectra of the mixture and
     /// of the clean speech in the fine bins (`Sample::df_mix`, `Sample::df_clean`).
     pub df: Option<(Tensor, Tensor)>,
+    /// With deep filtering: (batch, n_bands, fine_bins), `Sample::band_to_fine`.
+    pub band_to_fine: Option<Tensor>,
 }
 
 fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
@@ -264,6 +266,11 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
     } else {
         None
     };
+    let band_to_fine = if config.df_order > 0 {
+        Some(stack(&samples, config.n_bands, |s| &s.band_to_fine, config.fine_bins)?)
+    } else {
+        None
+    };
     Ok(Batch {
         features: stack(&samples, frames, |s| &s.features, config.n_features())?,
         target: stack(&samples, frames, |s| &s.target, ng)?,
@@ -271,6 +278,7 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
         band_energy: stack(&samples, frames, |s| &s.band_energy, config.n_bands)?,
         df,
+        band_to_fine,
     })
 }
 
@@ -280,10 +288,11 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
 pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
     let mut total = gain_loss(&out.gains, b, net.config(), asymmetry)?;
-    if let (Some(taps), Some((mix, clean))) = (&out.taps, &b.df) {
+    if let (Some(taps), Some((mix, clean)), Some(spread)) = (&out.taps, &b.df, &b.band_to_fine) {
         let nb = net.config().n_bands;
         let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
-        total = (total + df_loss(taps, mix, clean, &weight, &b.vad, asymmetry.factor)?)?;
+        let bin_gains = out.gains.matmul(spread)?;
+        total = (total + df_loss(taps, &bin_gains, mix, clean, &weight, &b.vad, asymmetry.factor)?)?;
     }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
@@ -373,12 +382,14 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
 /// spectrum count (DeepFilterNet uses 0.6).
 const SPECTRAL_POWER: f64 = 0.5;
 
-/// The deep filter applied to a batch: `taps` (batch, time, bins, order, 2) over `mix` (batch,
-/// time, bins, 2), newest hop first, hops before the sequence start read as zero. The same sum
-/// as the engine's `deep_filter`.
-pub fn deep_filter(taps: &Tensor, mix: &Tensor) -> Result<Tensor> {
+/// The fine bins' output with deep filtering: the band gains spread over them, `bin_gains`
+/// (batch, time, bins), times `mix` (batch, time, bins, 2), plus `taps` (batch, time, bins,
+/// order, 2) over the mixture, newest hop first, hops before the sequence start read as zero.
+/// The same sum as the engine's band gains and `deep_filter` (at full Reduction).
+pub fn deep_filter(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor) -> Result<Tensor> {
     let (b, t, k, order, _) = taps.dims5()?;
-    let (mut re, mut im) = (Tensor::zeros((b, t, k), DType::F32, mix.device())?, Tensor::zeros((b, t, k), DType::F32, mix.device())?);
+    let gained = mix.broadcast_mul(&bin_gains.unsqueeze(3)?)?;
+    let (mut re, mut im) = (gained.narrow(3, 0, 1)?.squeeze(3)?, gained.narrow(3, 1, 1)?.squeeze(3)?);
     for i in 0..order.min(t) {
         // The mixture i hops back.
         let x = if i == 0 {
@@ -399,8 +410,8 @@ pub fn deep_filter(taps: &Tensor, mix: &Tensor) -> Result<Tensor> {
 /// compressed-magnitude term and a compressed-complex term (which also sees phase), masked by
 /// `weight` (batch, time, bins). Compressed magnitude below the clean one in speech frames
 /// counts `over_suppression` times.
-pub fn df_loss(taps: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
-    let out = deep_filter(taps, mix)?;
+pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+    let out = deep_filter(taps, bin_gains, mix)?;
     // |X|^p and X·|X|^(p−1), with a floor so the gradient at |X| = 0 stays finite.
     let compress = |x: &Tensor| -> Result<(Tensor, Tensor)> {
         let mag = (x.sqr()?.sum(3)? + 1e-8)?.sqrt()?;

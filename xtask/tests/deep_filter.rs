@@ -1,6 +1,7 @@
-//! The training graph's deep filter computes `Y_t = Σ_i tap_i · X_{t−i}` (newest hop first, zero
-//! before the sequence), the sum the engine runs per hop; its spectral loss is zero exactly when
-//! the output is the clean spectrum.
+//! The training graph's deep filter computes `Y_t = g_t · X_t + Σ_i tap_i · X_{t−i}` (the band
+//! gains' output plus the filter's correction, newest hop first, zero before the sequence), the
+//! sum the engine runs per hop; its spectral loss is zero exactly when the output is the clean
+//! spectrum.
 
 use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
@@ -17,13 +18,14 @@ fn deep_filter_matches_the_direct_sum() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(4);
     let taps: Vec<f32> = (0..b * t * k * order * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let mix: Vec<f32> = (0..b * t * k * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
-    let out = deep_filter(&tensor(&taps, &[b, t, k, order, 2]), &tensor(&mix, &[b, t, k, 2])).unwrap();
+    let gains: Vec<f32> = (0..b * t * k).map(|_| rng.gen_range(0.0..1.0)).collect();
+    let out = deep_filter(&tensor(&taps, &[b, t, k, order, 2]), &tensor(&gains, &[b, t, k]), &tensor(&mix, &[b, t, k, 2])).unwrap();
     let out = out.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let c = |v: &[f32], i: usize| Complex32::new(v[2 * i], v[2 * i + 1]);
     for bi in 0..b {
         for ti in 0..t {
             for ki in 0..k {
-                let mut y = Complex32::default();
+                let mut y = c(&mix, (bi * t + ti) * k + ki) * gains[(bi * t + ti) * k + ki];
                 for i in 0..order.min(ti + 1) {
                     let tap = c(&taps, ((bi * t + ti) * k + ki) * order + i);
                     y += tap * c(&mix, (bi * t + ti - i) * k + ki);
@@ -42,12 +44,14 @@ fn spectral_loss_is_zero_only_at_the_clean_spectrum() {
     let clean: Vec<f32> = (0..b * t * k * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let noise: Vec<f32> = (0..b * t * k * 2).map(|_| rng.gen_range(-0.5..0.5)).collect();
     let mix: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
-    // One tap per bin, 1 + 0i: the output is the mixture, so the loss sees the noise ...
-    let identity: Vec<f32> = (0..b * t * k * 2).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
+    // Band gains of 1 and one zero tap per bin: the output is the mixture, so the loss sees the
+    // noise ...
+    let zero = vec![0.0f32; b * t * k * 2];
+    let ones = Tensor::ones((b, t, k), candle_core::DType::F32, &Device::Cpu).unwrap();
     let weight = Tensor::ones((b, t, k), candle_core::DType::F32, &Device::Cpu).unwrap();
     let vad = Tensor::ones((b, t), candle_core::DType::F32, &Device::Cpu).unwrap();
     let loss = |mix: &[f32]| {
-        df_loss(&tensor(&identity, &[b, t, k, 1, 2]), &tensor(mix, &[b, t, k, 2]), &tensor(&clean, &[b, t, k, 2]), &weight, &vad, 1.0)
+        df_loss(&tensor(&zero, &[b, t, k, 1, 2]), &ones, &tensor(mix, &[b, t, k, 2]), &tensor(&clean, &[b, t, k, 2]), &weight, &vad, 1.0)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap()
@@ -55,4 +59,22 @@ fn spectral_loss_is_zero_only_at_the_clean_spectrum() {
     assert!(loss(&mix) > 0.01, "{}", loss(&mix));
     // ... and on the clean spectrum itself it is zero.
     assert!(loss(&clean) < 1e-6, "{}", loss(&clean));
+}
+
+/// A fresh network's taps are exactly zero whatever its input, so deep filtering starts from
+/// the band gains' output rather than from silence in the fine bins.
+#[test]
+fn a_fresh_network_starts_as_a_band_gain_model() {
+    use lull::model::ModelConfig;
+    let config = ModelConfig { hidden: 16, layers: 1, fine_bins: 8, df_order: 3, ..ModelConfig::default() };
+    let varmap = candle_nn::VarMap::new();
+    let net = xtask::net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let f = config.n_features();
+    let input: Vec<f32> = (0..20 * f).map(|_| rng.gen_range(-2.0..2.0)).collect();
+    let out = net.forward(&tensor(&input, &[1, 20, f])).unwrap();
+    let taps = out.taps.unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(taps.iter().all(|&t| t == 0.0), "fresh taps: {:?}", &taps[..8]);
+    let gains = out.gains.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(gains.iter().any(|&g| (g - gains[0]).abs() > 1e-3), "the band gains should still follow the input");
 }

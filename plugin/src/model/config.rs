@@ -44,10 +44,13 @@ pub struct ModelConfig {
     pub fine_bins: usize,
     /// Deep filtering (DeepFilterNet) on the fine bins: 0 = one real gain per fine bin; N ≥ 1 =
     /// a complex FIR over the bin's current and N − 1 previous hops, predicted per hop (2·N
-    /// outputs per bin). Unlike a gain, it can use the phase that carries on from hop to hop in
-    /// a voiced harmonic, and so pull a harmonic out of noise in the same bin. Each fine bin then
-    /// also gets two features: its phase advance since the previous hop, as a unit vector.
-    /// 0 for files written before this field existed.
+    /// outputs per bin), added to what the band gains make of the bin: a correction, so taps at
+    /// zero leave the band-gain output as it is. Unlike a gain, it can use the phase that carries
+    /// on from hop to hop in a voiced harmonic, and so pull a harmonic out of noise in the same
+    /// bin. Each fine bin then also gets two features: its phase advance since the previous hop,
+    /// as a unit vector. 0 for files written before this field existed. (Until format notes
+    /// say otherwise: deep-filter files written before the filter became a correction replaced
+    /// the band-gain output instead; none was ever shipped.)
     #[serde(default)]
     pub df_order: usize,
     /// One more feature per band: its log energy above a running minimum over the last
