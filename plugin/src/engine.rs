@@ -137,9 +137,7 @@ impl Denoiser {
         let df = cfg.df_order > 0;
         // The phase advance needs the previous hop even for a one-tap filter.
         let df_depth = if df { cfg.df_order.max(2) } else { 0 };
-        // The pitch filter works on band gains: models with gains or taps of their own on the
-        // lowest bins do without it.
-        let filterable = cfg.fine_bins == 0;
+        let filterable = cfg.pitch_filterable();
         let track = cfg.pitch_features || filterable;
         let nb = cfg.n_bands;
         let mut this = Self {
@@ -239,9 +237,9 @@ impl Denoiser {
     }
 
     /// Turns the pitch filter on (the default) or off; off, the output is the band gains alone.
-    /// Models with gains or taps of their own on the lowest bins have no pitch filter.
+    /// Models with gains of their own on the lowest bins have no pitch filter.
     pub fn set_pitch_filter(&mut self, on: bool) {
-        self.pitch_filter = on && self.model.config().fine_bins == 0;
+        self.pitch_filter = on && self.model.config().pitch_filterable();
     }
 
     /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.

@@ -113,6 +113,13 @@ impl ModelConfig {
         2 + usize::from(self.floor_features) + usize::from(self.pitch_features)
     }
 
+    /// Whether the engine's pitch filter applies: it works on band gains, so models whose lowest
+    /// bins have real gains of their own do without it; a deep filter adds its correction to the
+    /// pitch-filtered band-gain output.
+    pub fn pitch_filterable(&self) -> bool {
+        self.fine_bins == 0 || self.df_order > 0
+    }
+
     /// Input features per fine bin: mean-removed log power, then with deep filtering the phase
     /// advance (cos, sin).
     pub fn features_per_fine_bin(&self) -> usize {
@@ -209,5 +216,19 @@ impl ModelConfig {
             return bad(format!("norm_tau_s = {} (expected 0..=100)", self.norm_tau_s));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelConfig;
+
+    #[test]
+    fn the_pitch_filter_needs_band_gains_on_the_lowest_bins() {
+        let bands = ModelConfig::default();
+        let fine_gains = ModelConfig { fine_bins: 64, ..bands.clone() };
+        let deep_filter = ModelConfig { df_order: 3, ..fine_gains.clone() };
+        // A deep filter is a correction added to the band gains' output, which the comb works on.
+        assert_eq!((bands.pitch_filterable(), fine_gains.pitch_filterable(), deep_filter.pitch_filterable()), (true, false, true));
     }
 }
