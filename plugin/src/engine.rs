@@ -5,9 +5,10 @@
 //! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
 //! over bins, with the pitch filter (RNNoise's comb: the frame one pitch period back added where
-//! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains, or the
-//! deep filter over the last hops' spectra added as a correction → inverse FFT → √Hann synthesis → overlap-add →
-//! output FIFO. The pitch filter reads only past input, so it adds no latency.
+//! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains, or
+//! the deep filter over the last hops' spectra added as a correction → inverse FFT → √Hann
+//! synthesis → overlap-add → output FIFO. The pitch filter reads only past input, so it adds no
+//! latency.
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
 //! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).

@@ -48,9 +48,9 @@ pub struct ModelConfig {
     /// zero leave the band-gain output as it is. Unlike a gain, it can use the phase that carries
     /// on from hop to hop in a voiced harmonic, and so pull a harmonic out of noise in the same
     /// bin. Each fine bin then also gets two features: its phase advance since the previous hop,
-    /// as a unit vector. 0 for files written before this field existed. (Until format notes
-    /// say otherwise: deep-filter files written before the filter became a correction replaced
-    /// the band-gain output instead; none was ever shipped.)
+    /// as a unit vector. 0 for files written before this field existed. (Deep-filter files
+    /// from before the filter became a correction, none of them shipped, meant a replacement of
+    /// the band-gain output; they load, but play differently.)
     #[serde(default)]
     pub df_order: usize,
     /// One more feature per band: its log energy above a running minimum over the last
