@@ -232,11 +232,19 @@ pub struct Batch {
     /// (batch, time, bands): the mixture's band energies over their mean in the sequence
     /// (`Sample::band_energy`).
     pub band_energy: Tensor,
-    /// With deep filtering: (batch, time, fine_bins, 2) normalised spectra of the mixture and
-    /// of the clean speech in the fine bins (`Sample::df_mix`, `Sample::df_clean`).
-    pub df: Option<(Tensor, Tensor)>,
-    /// With deep filtering: (batch, n_bands, fine_bins), `Sample::band_to_fine`.
-    pub band_to_fine: Option<Tensor>,
+    /// What the deep filter's spectral loss needs; `None` without deep filtering.
+    pub df: Option<DfBatch>,
+}
+
+/// The deep filter's part of a batch: everything its spectral loss needs, present together.
+pub struct DfBatch {
+    /// (batch, time, fine_bins, 2) normalised spectra of the mixture and of the clean speech
+    /// in the fine bins (`Sample::df_mix`, `Sample::df_clean`).
+    pub mix: Tensor,
+    pub clean: Tensor,
+    /// (batch, n_bands, fine_bins), `Sample::band_to_fine`: per example, since examples in a
+    /// batch may come at different rates.
+    pub band_to_fine: Tensor,
 }
 
 fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
@@ -262,12 +270,11 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         let spectra = |pick: fn(&Sample) -> &[f32]| -> Result<Tensor> {
             Ok(stack(&samples, frames, pick, 2 * config.fine_bins)?.reshape((samples.len(), frames, config.fine_bins, 2))?)
         };
-        Some((spectra(|s| &s.df_mix)?, spectra(|s| &s.df_clean)?))
-    } else {
-        None
-    };
-    let band_to_fine = if config.df_order > 0 {
-        Some(stack(&samples, config.n_bands, |s| &s.band_to_fine, config.fine_bins)?)
+        Some(DfBatch {
+            mix: spectra(|s| &s.df_mix)?,
+            clean: spectra(|s| &s.df_clean)?,
+            band_to_fine: stack(&samples, config.n_bands, |s| &s.band_to_fine, config.fine_bins)?,
+        })
     } else {
         None
     };
@@ -278,7 +285,6 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
         band_energy: stack(&samples, frames, |s| &s.band_energy, config.n_bands)?,
         df,
-        band_to_fine,
     })
 }
 
@@ -288,11 +294,16 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
 pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
     let out = net.forward(&b.features)?;
     let mut total = gain_loss(&out.gains, b, net.config(), asymmetry)?;
-    if let (Some(taps), Some((mix, clean)), Some(spread)) = (&out.taps, &b.df, &b.band_to_fine) {
-        let nb = net.config().n_bands;
-        let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
-        let bin_gains = out.gains.matmul(spread)?;
-        total = (total + df_loss(taps, &bin_gains, mix, clean, &weight, &b.vad, asymmetry.factor)?)?;
+    match (&out.taps, &b.df) {
+        (Some(taps), Some(df)) => {
+            let nb = net.config().n_bands;
+            let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
+            let bin_gains = out.gains.matmul(&df.band_to_fine)?;
+            total = (total + df_loss(taps, &bin_gains, &df.mix, &df.clean, &weight, &b.vad, asymmetry.factor)?)?;
+        }
+        (None, None) => {}
+        // A batch made for another configuration: say so rather than skip the spectral loss.
+        _ => anyhow::bail!("the batch and the network disagree on deep filtering"),
     }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
