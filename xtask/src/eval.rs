@@ -75,14 +75,21 @@ pub struct Report {
     pub white_noise_si_sdr_improvement_db: BTreeMap<String, f64>,
     /// The test speech with no noise added, 48 kHz: scores against itself.
     pub clean_speech: BTreeMap<String, Scores>,
-    /// The same: output-to-clean energy during speech over the whole band (0 = untouched).
-    pub clean_speech_energy_db: BTreeMap<String, f64>,
-    /// The same clean speech played at other levels: active level (dBFS) → system → energy.
-    /// A denoiser should not care how loud a voice is, only how far above the noise.
+    /// The same clean speech at the evaluation's level and at others: active level (dBFS) →
+    /// system → output-to-clean energy during speech over the whole band (0 = untouched). A
+    /// denoiser should not care how loud a voice is, only how far above the noise.
     pub clean_speech_energy_by_level_db: BTreeMap<i32, BTreeMap<String, f64>>,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
+}
+
+impl Report {
+    /// `system`'s output-to-clean energy on clean speech at the evaluation's level (NaN if it
+    /// was not measured).
+    pub fn clean_speech_energy_db(&self, system: &str) -> f64 {
+        self.clean_speech_energy_by_level_db.get(&SPEECH_LEVEL_DB).and_then(|m| m.get(system)).copied().unwrap_or(f64::NAN)
+    }
 }
 
 /// Active level of the evaluation's speech (dBFS).
@@ -268,7 +275,6 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
-        clean_speech_energy_db: energy_by_level.get(&SPEECH_LEVEL_DB).cloned().unwrap_or_default(),
         clean_speech_energy_by_level_db: energy_by_level,
         per_bucket: o.per_bucket,
         seconds: o.seconds,
@@ -354,7 +360,7 @@ pub fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(m, "\nClean speech (the buckets' speech with no noise added, 48 kHz): PESQ-WB / STOI / SI-SDR, and output-to-clean energy during speech:");
     for (k, s) in &r.clean_speech {
-        let energy = r.clean_speech_energy_db.get(k).copied().unwrap_or(f64::NAN);
+        let energy = r.clean_speech_energy_db(k);
         let _ = writeln!(m, "- {k}: {:.3} / {:.3} / {:.2} dB, energy {energy:+.2} dB", s.pesq_wb, s.stoi, s.si_sdr);
     }
     if !r.clean_speech_energy_by_level_db.is_empty() {
