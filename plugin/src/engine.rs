@@ -339,6 +339,8 @@ impl Denoiser {
             }
         }
         self.layout.band_energies(&self.power, &mut self.energies);
+        // The tracker runs even while the pitch filter is switched off, so that switching it
+        // back on finds its history of past frames current rather than stale.
         if let Some(tracker) = &mut self.pitch {
             tracker.analyze(&self.in_fifo, &self.spectra, &self.layout, &mut self.pitch_out);
         }
