@@ -76,6 +76,8 @@ pub struct Denoiser {
     filter_direct: Vec<f32>,
     filter_delayed: Vec<f32>,
     bin_delayed: Vec<f32>,
+    /// With a model that predicts the pitch filter's strength: this hop's, per band.
+    strength: Vec<f32>,
     state: NetworkState,
     /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps.
     gains: Vec<f32>,
@@ -157,10 +159,11 @@ impl Denoiser {
             filter_direct: vec![0.0; nb],
             filter_delayed: vec![0.0; nb],
             bin_delayed: vec![0.0; if filterable { size.bins() } else { 0 }],
+            strength: vec![0.0; cfg.strengths().len()],
             state: model.new_state(),
             gains: vec![1.0; cfg.n_head()],
             prev_gains: vec![1.0; cfg.n_head()],
-            n_gains: if df { cfg.n_bands } else { cfg.n_head() },
+            n_gains: cfg.gain_outputs().end,
             bin_gains: vec![1.0; size.bins()],
             fine_bins,
             df_order: cfg.df_order,
@@ -368,6 +371,12 @@ impl Denoiser {
         }
         let nb = self.layout.n_bands();
         let filter = self.pitch_filter && self.pitch.is_some();
+        // A learned strength fades with the Reduction floor like the gains do, so 0 dB stays
+        // transparent.
+        let learned = self.model.config().strengths();
+        for (r, s) in self.strength.iter_mut().zip(&self.gains[learned]) {
+            *r = s * (1.0 - self.floor);
+        }
         if !filter {
             let (band_gains, fine_out) = self.gains.split_at(nb);
             self.layout.bin_gains(band_gains, &mut self.bin_gains);
@@ -378,7 +387,8 @@ impl Denoiser {
         for c in 0..self.channels {
             if let (true, Some(tracker)) = (filter, &self.pitch) {
                 // Gains and pitch filter in one pass: direct·X + delayed·P.
-                tracker.filter_gains(c, &self.gains[..nb], &mut self.filter_direct, &mut self.filter_delayed);
+                let learned = (!self.strength.is_empty()).then_some(&self.strength[..]);
+                tracker.filter_gains(c, &self.gains[..nb], learned, &mut self.filter_direct, &mut self.filter_delayed);
                 self.layout.bin_gains(&self.filter_direct, &mut self.bin_gains);
                 self.layout.bin_gains(&self.filter_delayed, &mut self.bin_delayed);
                 let delayed = tracker.delayed(c).iter().zip(&self.bin_delayed);

@@ -112,10 +112,13 @@ fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let floor = random_model(&config, 5);
     let config = lull::model::ModelConfig { floor_features: true, pitch_features: true, ..lull::model::ModelConfig::default() };
     let pitch = random_model(&config, 6);
+    let config = lull::model::ModelConfig { pitch_strength: true, ..lull::model::ModelConfig::default() };
+    let strength = random_model(&config, 7);
     vec![
         ("embedded", Box::new(denoiser)),
         ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap())),
         ("pitch features", Box::new(move |r, c| Denoiser::new(pitch.clone(), r, c).unwrap())),
+        ("learned pitch strength", Box::new(move |r, c| Denoiser::new(strength.clone(), r, c).unwrap())),
     ]
 }
 
@@ -328,6 +331,28 @@ fn unsupported_settings_are_refused_with_errors() {
 
 /// A network whose weights are all zero, so its outputs are `σ` or the tap bound of `bias(i)`
 /// whatever it hears.
+#[test]
+fn a_learned_pitch_strength_drives_the_filter() {
+    // Networks that ignore their input: every band gain 0.5, every strength 1 or 0. The
+    // strength alone decides whether the harmonics of a voice in noise rise over the gaps.
+    let rate = 48_000.0;
+    let f0 = 200.0;
+    let x = voice_in_noise(rate, f0, 0.15, &mut rand::rngs::StdRng::seed_from_u64(11));
+    let config = lull::model::ModelConfig { pitch_strength: true, ..lull::model::ModelConfig::default() };
+    let strengths = config.strengths();
+    let run = |strength_logit: f32| {
+        let model = input_blind_model(&config, |i| if strengths.contains(&i) { strength_logit } else { 0.0 });
+        let mut d = Denoiser::new(model, rate, 1).unwrap();
+        d.set_reduction_db(30.0);
+        let y = run_blocks(&mut d, &x, &[480]);
+        assert!(y.iter().all(|v| v.is_finite()));
+        harmonics_over_gaps_db(&y, rate, f0)
+    };
+    let (full, none) = (run(12.0), run(-12.0));
+    eprintln!("harmonics over the gaps: strength 1 {full:.2} dB, strength 0 {none:.2} dB");
+    assert!(full > none + 1.5, "harmonics over the gaps: strength 1 {full:.2} dB, strength 0 {none:.2} dB");
+}
+
 fn input_blind_model(config: &lull::model::ModelConfig, bias: impl Fn(usize) -> f32) -> Arc<lull::model::Model> {
     let tensors: Vec<Vec<f32>> = config
         .tensor_shapes()

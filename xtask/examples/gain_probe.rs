@@ -16,8 +16,7 @@ use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use lull::model::Model;
 use rand::{rngs::StdRng, SeedableRng};
 use realfft::{num_complex::Complex32, RealFftPlanner};
-use xtask::corpus::{CorpusSource, NoiseChoice, NoiseClass};
-use xtask::data::manifest::Split;
+use xtask::corpus::{NoiseChoice, NoiseClass};
 use xtask::featurize::featurize;
 use xtask::metrics::{pesq_wb, si_sdr};
 
@@ -47,17 +46,9 @@ fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let Some(weights) = args.get(1) else {
-        anyhow::bail!("usage: gain_probe WEIGHTS.safetensors [MIXTURES=6] [CORPUS_DIR=target/corpus] [SNRS=-5,0,5,10,15,60] [NOISE_CLASS]");
-    };
-    let model = lull::model::load(Some(std::path::Path::new(weights)))?;
-    let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(6);
-    let corpus = args.get(3).map(String::as_str).unwrap_or("target/corpus");
-    let snrs: Vec<f32> = args.get(4).map(String::as_str).unwrap_or("-5,0,5,10,15,60").split(',').map(str::parse).collect::<Result<_, _>>()?;
-    let class = args.get(5).map(String::as_str);
+    let xtask::probe::ProbeArgs { model, mixtures: n, source, snrs, rest } = xtask::probe::args("gain_probe", "[NOISE_CLASS]")?;
+    let class = rest.first().map(String::as_str);
     let cfg = model.config().clone();
-    let source = CorpusSource::open(std::path::Path::new(corpus), Split::Test)?;
     let rate = 48_000u32;
     let len = 4 * rate as usize;
     let floor = 10f32.powf(-30.0 / 20.0);

@@ -21,6 +21,7 @@ fn main() {
             vad: Tensor::rand(0f32, 1.0, (b, t), &Device::Cpu).unwrap(),
             band_energy: Tensor::rand(0f32, 2.0, (b, t, config.n_bands), &Device::Cpu).unwrap(),
             df: None,
+            strength: None,
         };
         let s = Instant::now();
         for _ in 0..3 {

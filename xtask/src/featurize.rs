@@ -3,7 +3,7 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use lull::dsp::pitch::PitchTracker;
+use lull::dsp::pitch::{best_strength, PitchTracker, GLOBAL_FEATURES};
 use lull::dsp::stft::{Analyzer, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -36,6 +36,9 @@ pub struct Sample {
     /// reaches each fine bin (`BandLayout::bin_gains`, which is linear), so training can spread
     /// the band gains over the fine bins as the engine does before adding the filter's output.
     pub band_to_fine: Vec<f32>,
+    /// With `pitch_strength` (else empty): frames × n_bands, the pitch filter strength that
+    /// brings each band closest to the clean speech (`best_strength`); 0 in pauses.
+    pub strength: Vec<f32>,
     /// frames × n_bands: the mixture's band energies divided by their mean over the sequence,
     /// so the loss can weigh bands by how loud they are (`Asymmetry::loudness`) whatever the
     /// level.
@@ -81,8 +84,10 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
-    let mut tracker = config.pitch_features.then(|| PitchTracker::new(size, rate, nb, 1, &mut planner));
-    let mut pitch_out = vec![0.0; config.pitch_inputs()];
+    let track = config.pitch_features || config.pitch_strength;
+    let mut tracker = track.then(|| PitchTracker::new(size, rate, nb, 1, &mut planner));
+    let mut pitch_out = vec![0.0; if track { nb + GLOBAL_FEATURES } else { 0 }];
+    let mut strength_sums = vec![[0.0; 5]; if config.pitch_strength { nb } else { 0 }];
     let mut mix_hop = vec![0.0; size.hop];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
@@ -96,6 +101,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         df_mix: Vec::new(),
         df_clean: Vec::new(),
         band_to_fine: if df { band_to_fine(&layout, config.fine_bins) } else { Vec::new() },
+        strength: Vec::with_capacity(if config.pitch_strength { frames * nb } else { 0 }),
         band_energy: Vec::with_capacity(frames * nb),
     };
     let mut clean_frame_energy = Vec::with_capacity(frames);
@@ -127,8 +133,14 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
                 *m = c + n;
             }
             tracker.analyze(&[&mix_hop], &[&sm], &layout, &mut pitch_out);
+            if config.pitch_strength {
+                // The clean speech against the mixture and its frame one period back.
+                let p = tracker.delayed(0);
+                layout.pool(|k| [(sc[k] * sm[k].conj()).re, (sc[k] * p[k].conj()).re, sm[k].norm_sqr(), p[k].norm_sqr(), (sm[k] * p[k].conj()).re], &mut strength_sums);
+                s.strength.extend(strength_sums.iter().map(|&sums| best_strength(sums)));
+            }
         }
-        extractor.compute(&em, &pm, &advance, &pitch_out, &mut feat);
+        extractor.compute(&em, &pm, &advance, &pitch_out[..config.pitch_inputs()], &mut feat);
         s.features.extend_from_slice(&feat);
         s.band_energy.extend_from_slice(&em);
         let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
@@ -150,6 +162,12 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         .iter()
         .map(|&e| if e > threshold && e > 1e-9 { 1.0 } else { 0.0 })
         .collect();
+    // In pauses the filter would only comb the noise.
+    for (row, &v) in s.strength.chunks_exact_mut(nb).zip(&s.vad) {
+        if v < 0.5 {
+            row.fill(0.0);
+        }
+    }
     for (f, &v) in s.vad.iter().enumerate() {
         // In speech, up to the bandwidth of the recordings in this hop's analysis window (which
         // spans the previous hop and this one); in pauses, up to Nyquist.

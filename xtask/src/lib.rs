@@ -17,6 +17,7 @@ pub mod featurize;
 pub mod lstm_op;
 pub mod metrics;
 pub mod net;
+pub mod probe;
 pub mod synth;
 pub mod train;
 pub mod wav;

@@ -96,6 +96,11 @@ enum Command {
         /// period back), plus the frame's voicing and pitch period.
         #[arg(long, default_value_t = ModelConfig::default().pitch_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         pitch_features: bool,
+        /// One more output per band: the pitch filter's strength, learned (PercepNet) instead of
+        /// RNNoise's rule, trained towards the strength that brings each band closest to the
+        /// clean speech.
+        #[arg(long, default_value_t = ModelConfig::default().pitch_strength, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        pitch_strength: bool,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -219,7 +224,7 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
-            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features,
+            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz,
@@ -242,6 +247,7 @@ fn main() -> Result<()> {
                 df_order: pick!(config.df_order),
                 floor_features: pick!(config.floor_features),
                 pitch_features: pick!(config.pitch_features),
+                pitch_strength: pick!(config.pitch_strength),
                 ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
             };
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));

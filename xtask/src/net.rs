@@ -75,6 +75,8 @@ pub struct NetOutput {
     pub gains: Tensor,
     /// (batch, time, fine_bins, df_order, 2) deep-filter taps (re, im), newest hop first.
     pub taps: Option<Tensor>,
+    /// (batch, time, n_bands) the pitch filter's strengths, in 0..1, with `pitch_strength`.
+    pub strength: Option<Tensor>,
     /// (batch, time), voice-activity probability.
     pub vad: Tensor,
 }
@@ -123,19 +125,28 @@ impl LullNet {
         }
         let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
         let c = &self.config;
-        let n_head = c.n_head();
-        let vad = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, n_head, 1)?)?.squeeze(D::Minus1)?;
-        if c.df_order == 0 {
-            let gains = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, 0, n_head)?)?;
-            return Ok(NetOutput { head: gains.clone(), gains, taps: None, vad });
-        }
-        let gains = candle_nn::ops::sigmoid(&logits.narrow(D::Minus1, 0, c.n_bands)?)?;
-        let m = DF_TAP_MAX as f64;
-        let taps = ((logits.narrow(D::Minus1, c.n_bands, n_head - c.n_bands)? / m)?.tanh()? * m)?;
-        let head = Tensor::cat(&[&gains, &taps], D::Minus1)?;
-        let (b, t, _) = taps.dims3()?;
-        let taps = taps.reshape((b, t, c.fine_bins, c.df_order, 2))?;
-        Ok(NetOutput { head, gains, taps: Some(taps), vad })
+        let part = |r: std::ops::Range<usize>| logits.narrow(D::Minus1, r.start, r.len());
+        let vad = candle_nn::ops::sigmoid(&part(c.n_head()..c.n_outputs())?)?.squeeze(D::Minus1)?;
+        let gains = candle_nn::ops::sigmoid(&part(c.gain_outputs())?)?;
+        let mut head = vec![gains.clone()];
+        let taps = if c.df_order > 0 {
+            let m = DF_TAP_MAX as f64;
+            let taps = ((part(c.tap_outputs())? / m)?.tanh()? * m)?;
+            head.push(taps.clone());
+            let (b, t, _) = taps.dims3()?;
+            Some(taps.reshape((b, t, c.fine_bins, c.df_order, 2))?)
+        } else {
+            None
+        };
+        let strength = if c.pitch_strength {
+            let s = candle_nn::ops::sigmoid(&part(c.strengths())?)?;
+            head.push(s.clone());
+            Some(s)
+        } else {
+            None
+        };
+        let head = if head.len() == 1 { gains.clone() } else { Tensor::cat(&head, D::Minus1)? };
+        Ok(NetOutput { head, gains, taps, strength, vad })
     }
 }
 
@@ -146,7 +157,7 @@ impl LullNet {
 pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<LullNet> {
     let net = LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))?;
     if config.df_order > 0 {
-        let (taps, n) = (config.n_bands..config.n_head(), config.n_outputs());
+        let (taps, n) = (config.tap_outputs(), config.n_outputs());
         let mut bias = vec![2.0f32; n];
         bias[taps.clone()].fill(0.0);
         let vars = varmap.data().lock().expect("variable map lock");

@@ -234,6 +234,8 @@ pub struct Batch {
     pub band_energy: Tensor,
     /// What the deep filter's spectral loss needs; `None` without deep filtering.
     pub df: Option<DfBatch>,
+    /// With `pitch_strength`: (batch, time, n_bands) target strengths (`Sample::strength`).
+    pub strength: Option<Tensor>,
 }
 
 /// The deep filter's part of a batch: everything its spectral loss needs, present together.
@@ -285,6 +287,7 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
         vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
         band_energy: stack(&samples, frames, |s| &s.band_energy, config.n_bands)?,
         df,
+        strength: if config.pitch_strength { Some(stack(&samples, frames, |s| &s.strength, config.n_bands)?) } else { None },
     })
 }
 
@@ -304,6 +307,16 @@ pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
         (None, None) => {}
         // A batch made for another configuration: say so rather than skip the spectral loss.
         _ => anyhow::bail!("the batch and the network disagree on deep filtering"),
+    }
+    match (&out.strength, &b.strength) {
+        (Some(strength), Some(target)) => {
+            // Squared error, weighted as the band gains are (nothing above a recording's
+            // bandwidth in speech).
+            let weight = b.weight.narrow(2, 0, net.config().n_bands)?;
+            total = (total + masked_mean(&(strength - target)?.sqr()?, &weight)?)?;
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("the batch and the network disagree on the pitch filter's strength"),
     }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;

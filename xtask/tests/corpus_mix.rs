@@ -370,3 +370,42 @@ fn training_speech_levels_span_the_requested_range() {
     assert!((-67.0..-52.0).contains(&lo), "quietest {lo:.1} dBFS");
     assert!((-18.0..=-2.0).contains(&hi), "loudest {hi:.1} dBFS");
 }
+
+#[test]
+fn pitch_strength_targets_comb_a_voice_in_noise_and_leave_clean_speech_and_pauses_alone() {
+    use xtask::featurize::featurize;
+    use xtask::train::Utterance;
+    let config = ModelConfig { pitch_strength: true, ..ModelConfig::default() };
+    let rate = 48_000.0;
+    let hop = StftSize::for_rate(rate, config.hop_ms).hop;
+    let nb = config.n_bands;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let len = 300 * hop;
+    let clean = xtask::synth::clean(&mut rng, rate, len);
+    let utterances = [Utterance { start: 0, end: len, bandwidth_hz: 24_000.0 }];
+    // Mean target strength over speech frames, bands 2–20 (about 100 Hz–4 kHz, where the voice's
+    // harmonics are), and the largest target in pauses.
+    let strengths = |snr_db: f32, rng: &mut rand::rngs::StdRng| {
+        let mut noise: Vec<f32> = (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+        xtask::synth::scale_to_snr(&clean, &mut noise, snr_db, rate);
+        let s = featurize(&config, rate, &clean, &noise, &utterances);
+        assert_eq!(s.strength.len(), s.frames * nb);
+        assert!(s.strength.iter().all(|r| (0.0..=1.0).contains(r)), "strengths out of 0..1");
+        let (mut sum, mut n, mut in_pauses) = (0.0, 0, 0.0f32);
+        for (row, &v) in s.strength.chunks_exact(nb).zip(&s.vad) {
+            if v > 0.5 {
+                sum += row[2..=20].iter().sum::<f32>();
+                n += 19;
+            } else {
+                in_pauses = in_pauses.max(row.iter().cloned().fold(0.0, f32::max));
+            }
+        }
+        assert!(s.vad.iter().any(|&v| v < 0.5) && n > 0, "the synthetic track has speech and pauses");
+        (sum / n as f32, in_pauses)
+    };
+    let (noisy, noisy_pauses) = strengths(0.0, &mut rng);
+    let (clean_mean, _) = strengths(60.0, &mut rng);
+    eprintln!("mean target strength in speech, bands 2–20: 0 dB SNR {noisy:.3}, 60 dB {clean_mean:.3}");
+    assert_eq!(noisy_pauses, 0.0, "pauses are not combed");
+    assert!(noisy > 0.3 && clean_mean < noisy - 0.2, "mean strength in speech: 0 dB SNR {noisy:.3}, 60 dB {clean_mean:.3}");
+}

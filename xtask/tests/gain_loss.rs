@@ -16,6 +16,7 @@ fn batch(config: &ModelConfig) -> Batch {
         vad: t(vec![1.0, 0.0], &[1, 2]),
         band_energy: t(vec![1.0; 2 * config.n_bands], &[1, 2, config.n_bands]),
         df: None,
+        strength: None,
     }
 }
 

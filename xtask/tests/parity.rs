@@ -64,4 +64,7 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     parity(&ModelConfig { hidden: 24, layers: 1, floor_features: true, ..ModelConfig::default() });
     // With the pitch features (per band and per frame).
     parity(&ModelConfig { hidden: 24, layers: 1, pitch_features: true, ..ModelConfig::default() });
+    // With the pitch filter's strength as an output (after the deep filter's taps).
+    parity(&ModelConfig { hidden: 24, layers: 1, pitch_strength: true, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 16, df_order: 2, pitch_strength: true, ..ModelConfig::default() });
 }

@@ -102,6 +102,16 @@ fn smoke_train_with_deep_filtering_lowers_loss() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn smoke_train_with_a_learned_pitch_strength_lowers_loss() {
+    let dir = std::env::temp_dir().join(format!("lull-smoke-strength-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
+    let state = train::train(request(&config, &dir, 30, 6, false)).unwrap();
+    loss_fell_and_export_loads(&state, &config, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `cargo xtask train --resume` continues the run as it was started (its options and model
 /// size, not the command line's defaults), and what is typed again replaces them.
 #[test]

@@ -35,6 +35,48 @@ pub const MIN_CORRELATION: f32 = 0.2;
 /// correlation at the chosen period (voicing) and the period itself.
 pub const GLOBAL_FEATURES: usize = 2;
 
+/// A band's pitch correlation as the pitch filter reads it, from `Re Σ X·P*`, `Σ|X|²` and
+/// `Σ|P|²`: clamped to 0…1, and with correlations up to `MIN_CORRELATION` taken for none
+/// (chance correlation is not periodicity).
+fn periodicity(cross: f32, ex: f32, ep: f32) -> f32 {
+    let e = if ex * ep > 1e-24 { (cross / (ex * ep).sqrt()).clamp(0.0, 1.0) } else { 0.0 };
+    ((e - MIN_CORRELATION) / (1.0 - MIN_CORRELATION)).max(0.0)
+}
+
+/// Steps of the search in `best_strength`.
+const STRENGTH_STEPS: usize = 20;
+
+/// The pitch filter strength (0…1, in `PitchTracker::filter_gains`' form) that brings one band
+/// closest to the clean speech: the training target of a model with `pitch_strength`. `sums`
+/// are the band's `[Re Σ S·X*, Re Σ S·P*, Σ|X|², Σ|P|², Re Σ X·P*]` for the clean speech `S`,
+/// the current frame `X` and the frame one period back `P`. The filter plays `g·n·(X + rP')`
+/// with `P'` = `P` scaled to `X`'s energy and `n` keeping that energy; for any gain `g` the
+/// squared error to `S` is smallest where `S`'s correlation with `X + rP'` is largest, so the
+/// target does not depend on the gain. 0 where the filter would not run (no periodicity, a
+/// silent band) and where the clean band is silent (pauses: combing noise only adds a buzz).
+pub fn best_strength(sums: [f32; 5]) -> f32 {
+    let [sx, sp, ex, ep, cross] = sums;
+    if periodicity(cross, ex, ep) == 0.0 || ex <= 1e-20 || ep <= 1e-20 {
+        return 0.0;
+    }
+    let scale = (ex / ep).sqrt();
+    let fit = |r: f32| {
+        let rs = r * scale;
+        let filtered = ex + 2.0 * rs * cross + rs * rs * ep;
+        if filtered > 1e-20 { (sx + rs * sp) / filtered.sqrt() } else { f32::NEG_INFINITY }
+    };
+    let (mut best, mut best_fit) = (0.0, fit(0.0));
+    for i in 1..=STRENGTH_STEPS {
+        let r = i as f32 / STRENGTH_STEPS as f32;
+        let f = fit(r);
+        if f > best_fit {
+            (best, best_fit) = (r, f);
+        }
+    }
+    // A clean band that correlates with none of it is silent speech: leave it unfiltered.
+    if best_fit > 0.0 { best } else { 0.0 }
+}
+
 /// Dot product with eight independent accumulators, so the compiler vectorises it (a plain
 /// iterator sum must add in order and does not).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -164,20 +206,27 @@ impl PitchTracker {
     /// `X`'s band energy, and the sum is scaled back to it (from the band sums alone:
     /// `|X + rP|² = |X|² + 2r·Re X·P* + r²|P|²`), so the filter changes the band's fine
     /// structure, not its level.
-    pub fn filter_gains(&self, c: usize, gains: &[f32], direct: &mut [f32], delayed: &mut [f32]) {
+    ///
+    /// With `learned` (a model with `pitch_strength`), the strength per band is taken from it
+    /// instead, PercepNet's way; bands whose own correlation is chance still get none.
+    pub fn filter_gains(&self, c: usize, gains: &[f32], learned: Option<&[f32]>, direct: &mut [f32], delayed: &mut [f32]) {
         let ch = &self.channels[c];
         for (b, (d, p)) in direct.iter_mut().zip(delayed.iter_mut()).enumerate() {
             let [cross, ex, ep] = ch.bands[b];
             let g = gains[b];
-            let e = if ex * ep > 1e-24 { (cross / (ex * ep).sqrt()).clamp(0.0, 1.0) } else { 0.0 };
-            // Chance correlation is not periodicity.
-            let e = ((e - MIN_CORRELATION) / (1.0 - MIN_CORRELATION)).max(0.0);
-            let rnnoise = if e > g {
-                1.0
-            } else {
-                ((e * e * (1.0 - g * g)) / (0.001 + g * g * (1.0 - e * e))).clamp(0.0, 1.0).sqrt()
+            let e = periodicity(cross, ex, ep);
+            let strength = match learned {
+                _ if e == 0.0 => 0.0,
+                Some(s) => s[b],
+                None => {
+                    let rnnoise = if e > g {
+                        1.0
+                    } else {
+                        ((e * e * (1.0 - g * g)) / (0.001 + g * g * (1.0 - e * e))).clamp(0.0, 1.0).sqrt()
+                    };
+                    rnnoise * (1.0 - g * g).sqrt()
+                }
             };
-            let strength = rnnoise * (1.0 - g * g).sqrt();
             // Silent bands, or a silent frame one period back, are left alone.
             let r = if ex > 1e-20 && ep > 1e-20 { strength * (ex / ep).sqrt() } else { 0.0 };
             let filtered = ex + 2.0 * r * cross + r * r * ep;
@@ -367,6 +416,24 @@ mod tests {
     }
 
     #[test]
+    fn best_strength_filters_only_what_the_clean_speech_asks_for() {
+        // Sums [Re S·X*, Re S·P*, |X|², |P|², Re X·P*] of unit-energy parts. X = S + N and
+        // P = S + N' (N, N' independent, as loud as S): the full comb, which averages the
+        // two noises, correlates best with S ((1 + r)² / (1 + r + r²) peaks at r = 1).
+        assert_eq!(best_strength([1.0, 1.0, 2.0, 2.0, 1.0]), 1.0);
+        // X = S (clean) and P half like it: X alone is S, so no filtering.
+        assert_eq!(best_strength([1.0, 0.5, 1.0, 1.0, 0.5]), 0.0);
+        // Periodicity 0.15, below MIN_CORRELATION: none, whatever S says.
+        assert_eq!(best_strength([1.0, 1.0, 2.0, 2.0, 0.3]), 0.0);
+        // A silent clean band (pauses) or a silent period back: none.
+        assert_eq!(best_strength([0.0, 0.0, 2.0, 2.0, 1.0]), 0.0);
+        assert_eq!(best_strength([1.0, 0.0, 2.0, 0.0, 0.0]), 0.0);
+        // In between: S weaker in P than in X (the pitch moved) gives a partial strength.
+        let r = best_strength([1.0, 0.6, 2.0, 2.0, 0.6]);
+        assert!(r > 0.0 && r < 1.0, "{r}");
+    }
+
+    #[test]
     fn pitch_filter_lowers_the_noise_between_harmonics_and_keeps_the_band_level() {
         let rate = 48_000.0;
         let size = StftSize::for_rate(rate, 10.0);
@@ -377,7 +444,7 @@ mod tests {
         let (tracker, x, _) = tracked(&signal, rate, &layout);
         let gains = vec![0.5; 32];
         let (mut direct, mut delayed) = (vec![0.0; 32], vec![0.0; 32]);
-        tracker.filter_gains(0, &gains, &mut direct, &mut delayed);
+        tracker.filter_gains(0, &gains, None, &mut direct, &mut delayed);
         assert!(direct.iter().chain(&delayed).all(|v| v.is_finite() && *v >= 0.0));
         let (mut a, mut b) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
         layout.bin_gains(&direct, &mut a);
@@ -398,7 +465,7 @@ mod tests {
         let change = db(total(&y) / total(&x));
         assert!((change + 6.02).abs() < 0.5, "level change {change:.2} dB");
         // Gain 1 leaves the band as it is, exactly.
-        tracker.filter_gains(0, &vec![1.0; 32], &mut direct, &mut delayed);
+        tracker.filter_gains(0, &vec![1.0; 32], None, &mut direct, &mut delayed);
         assert!(direct.iter().all(|&d| d == 1.0) && delayed.iter().all(|&d| d == 0.0), "{direct:?} {delayed:?}");
     }
 }

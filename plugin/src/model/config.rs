@@ -2,6 +2,8 @@
 //! network was trained with. The engine builds its DSP from this, so model and DSP cannot
 //! disagree (the same idea as DeepFilterNet's config shipped beside its graphs).
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
@@ -66,6 +68,13 @@ pub struct ModelConfig {
     /// False for files written before this field existed.
     #[serde(default)]
     pub pitch_features: bool,
+    /// One more output per band: the pitch filter's strength (0…1), predicted by the network as
+    /// in PercepNet rather than set by RNNoise's rule from the band's correlation and gain. It
+    /// is trained towards the strength that brings the filtered band closest to the clean speech
+    /// (`dsp::pitch::best_strength`). Needs a pitch-filterable model. False for files written
+    /// before this field existed.
+    #[serde(default)]
+    pub pitch_strength: bool,
 }
 
 impl Default for ModelConfig {
@@ -82,6 +91,7 @@ impl Default for ModelConfig {
             df_order: 0,
             floor_features: true,
             pitch_features: false,
+            pitch_strength: false,
         }
     }
 }
@@ -137,9 +147,28 @@ impl ModelConfig {
     }
 
     /// What `Model::step` writes per hop: band gains, then the fine bins' outputs (bin-major:
-    /// for each bin its gain, or its taps as (re, im) pairs from the current hop back).
+    /// for each bin its gain, or its taps as (re, im) pairs from the current hop back), then
+    /// with `pitch_strength` the pitch filter's strength per band.
     pub fn n_head(&self) -> usize {
-        self.n_bands + self.fine_bins * self.outputs_per_fine_bin()
+        self.strengths().end
+    }
+
+    /// Where in the head the gains are (each in 0…1): the bands', then the fine bins' unless
+    /// they are deep-filtered.
+    pub fn gain_outputs(&self) -> Range<usize> {
+        0..if self.df_order > 0 { self.n_bands } else { self.n_bands + self.fine_bins }
+    }
+
+    /// Where in the head the deep filter's taps are (empty without deep filtering).
+    pub fn tap_outputs(&self) -> Range<usize> {
+        let start = self.n_bands + self.fine_bins * self.outputs_per_fine_bin();
+        if self.df_order > 0 { self.n_bands..start } else { start..start }
+    }
+
+    /// Where in the head the pitch filter's strengths are (empty without `pitch_strength`).
+    pub fn strengths(&self) -> Range<usize> {
+        let start = self.n_bands + self.fine_bins * self.outputs_per_fine_bin();
+        start..start + if self.pitch_strength { self.n_bands } else { 0 }
     }
 
     /// Output width: the head, then the voice-activity probability.
@@ -191,6 +220,9 @@ impl ModelConfig {
                 "df_order = {} with fine_bins = {} (expected 0..=8, and fine bins to filter)",
                 self.df_order, self.fine_bins
             ));
+        }
+        if self.pitch_strength && !self.pitch_filterable() {
+            return bad("pitch_strength without a pitch filter (fine bins with gains of their own)".into());
         }
         if !(1..=1024).contains(&self.hidden) {
             return bad(format!("hidden = {} (expected 1..=1024)", self.hidden));

@@ -179,7 +179,7 @@ impl Model {
             *o = dot(row, h) + b;
         }
         let n_head = self.config.n_head();
-        let taps = if self.config.df_order > 0 { self.config.n_bands..n_head } else { 0..0 };
+        let taps = self.config.tap_outputs();
         for (i, (o, x)) in head.iter_mut().zip(&state.logits).enumerate() {
             *o = if taps.contains(&i) { DF_TAP_MAX * (x / DF_TAP_MAX).tanh() } else { sigmoid(*x) };
         }
