@@ -52,11 +52,13 @@ const STRENGTH_STEPS: usize = 20;
 /// the current frame `X` and the frame one period back `P`. The filter plays `g·n·(X + rP')`
 /// with `P'` = `P` scaled to `X`'s energy and `n` keeping that energy; for any gain `g` the
 /// squared error to `S` is smallest where `S`'s correlation with `X + rP'` is largest, so the
-/// target does not depend on the gain. 0 where the filter would not run (no periodicity, a
-/// silent band) and where the clean band is silent (pauses: combing noise only adds a buzz).
+/// target does not depend on the gain. Unlike RNNoise's rule it does not wait for the mixture
+/// to correlate a period back: under noise a voice's band can correlate by chance levels and
+/// still gain most from the comb. 0 where a band or its period back is silent, and where the
+/// clean band correlates with none of it (silent speech).
 pub fn best_strength(sums: [f32; 5]) -> f32 {
     let [sx, sp, ex, ep, cross] = sums;
-    if periodicity(cross, ex, ep) == 0.0 || ex <= 1e-20 || ep <= 1e-20 {
+    if ex <= 1e-20 || ep <= 1e-20 {
         return 0.0;
     }
     let scale = (ex / ep).sqrt();
@@ -208,7 +210,7 @@ impl PitchTracker {
     /// structure, not its level.
     ///
     /// With `learned` (a model with `pitch_strength`), the strength per band is taken from it
-    /// instead, PercepNet's way; bands whose own correlation is chance still get none.
+    /// instead, PercepNet's way.
     pub fn filter_gains(&self, c: usize, gains: &[f32], learned: Option<&[f32]>, direct: &mut [f32], delayed: &mut [f32]) {
         let ch = &self.channels[c];
         for (b, (d, p)) in direct.iter_mut().zip(delayed.iter_mut()).enumerate() {
@@ -216,8 +218,14 @@ impl PitchTracker {
             let g = gains[b];
             let e = periodicity(cross, ex, ep);
             let strength = match learned {
-                _ if e == 0.0 => 0.0,
-                Some(s) => s[b],
+                // In mono the learned strength holds even where the mixture barely correlates
+                // a period back: a voice buried in noise is where the comb helps most. With more
+                // channels, one whose own correlation is chance gets none, so noise on one
+                // channel is not combed at the pitch of a voice on another.
+                Some(s) => {
+                    if e > 0.0 || self.channels.len() == 1 { s[b] } else { 0.0 }
+                }
+                None if e == 0.0 => 0.0,
                 None => {
                     let rnnoise = if e > g {
                         1.0
@@ -423,8 +431,9 @@ mod tests {
         assert_eq!(best_strength([1.0, 1.0, 2.0, 2.0, 1.0]), 1.0);
         // X = S (clean) and P half like it: X alone is S, so no filtering.
         assert_eq!(best_strength([1.0, 0.5, 1.0, 1.0, 0.5]), 0.0);
-        // Periodicity 0.15, below MIN_CORRELATION: none, whatever S says.
-        assert_eq!(best_strength([1.0, 1.0, 2.0, 2.0, 0.3]), 0.0);
+        // A voice buried in noise (S at −7 dB against N and N'): the mixture correlates by 0.17
+        // a period back, which RNNoise's rule takes for none, yet the full comb helps most.
+        assert_eq!(best_strength([0.2, 0.2, 1.2, 1.2, 0.2]), 1.0);
         // A silent clean band (pauses) or a silent period back: none.
         assert_eq!(best_strength([0.0, 0.0, 2.0, 2.0, 1.0]), 0.0);
         assert_eq!(best_strength([1.0, 0.0, 2.0, 0.0, 0.0]), 0.0);
