@@ -79,7 +79,8 @@ pub struct Denoiser {
     /// With a model that predicts the pitch filter's strength: this hop's, per band.
     strength: Vec<f32>,
     state: NetworkState,
-    /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps.
+    /// The network's head: one gain per band, then per fine bin a gain or deep-filter taps, then
+    /// with a learned pitch filter its strength per band.
     gains: Vec<f32>,
     prev_gains: Vec<f32>,
     /// How many of `gains` are gains (release and floor apply to them), not taps.

@@ -262,5 +262,17 @@ mod tests {
         let deep_filter = ModelConfig { df_order: 3, ..fine_gains.clone() };
         // A deep filter is a correction added to the band gains' output, which the comb works on.
         assert_eq!((bands.pitch_filterable(), fine_gains.pitch_filterable(), deep_filter.pitch_filterable()), (true, false, true));
+        // So a learned strength needs band gains there too.
+        assert!(ModelConfig { pitch_strength: true, ..fine_gains }.validate().is_err());
+        assert!(ModelConfig { pitch_strength: true, ..deep_filter }.validate().is_ok());
+    }
+
+    #[test]
+    fn the_head_holds_gains_then_taps_then_strengths() {
+        let c = ModelConfig { fine_bins: 16, df_order: 2, pitch_strength: true, ..ModelConfig::default() };
+        assert_eq!((c.gain_outputs(), c.tap_outputs(), c.strengths()), (0..32, 32..96, 96..128));
+        assert_eq!((c.n_head(), c.n_outputs()), (128, 129));
+        let c = ModelConfig { fine_bins: 16, ..ModelConfig::default() };
+        assert_eq!((c.gain_outputs(), c.tap_outputs().len(), c.strengths().len(), c.n_head()), (0..48, 0, 0, 48));
     }
 }
