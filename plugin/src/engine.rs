@@ -21,7 +21,7 @@ use realfft::RealFftPlanner;
 use crate::dsp::bands::{BandCenters, BandLayout};
 use crate::dsp::delay::DelayLine;
 use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use crate::dsp::pitch::{PitchTracker, GLOBAL_FEATURES};
+use crate::dsp::pitch::PitchTracker;
 use crate::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use crate::model::{Model, NetworkState};
 
@@ -155,7 +155,7 @@ impl Denoiser {
             features: vec![0.0; cfg.n_features()],
             extractor: FeatureExtractor::new(&cfg, hop_s),
             pitch: track.then(|| PitchTracker::new(size, sample_rate, nb, channels, &mut planner)),
-            pitch_out: vec![0.0; if track { nb + GLOBAL_FEATURES } else { 0 }],
+            pitch_out: vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }],
             pitch_filter: filterable,
             filter_direct: vec![0.0; nb],
             filter_delayed: vec![0.0; nb],

@@ -13,7 +13,7 @@
 //!
 //! `cargo run --release -p xtask --example strength_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs]`
 use lull::dsp::bands::{BandCenters, BandLayout};
-use lull::dsp::pitch::{best_strength, PitchTracker, GLOBAL_FEATURES};
+use lull::dsp::pitch::{best_strength, strength_sums, PitchTracker};
 use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use rand::{rngs::StdRng, SeedableRng};
 use realfft::{num_complex::Complex32, RealFftPlanner};
@@ -48,14 +48,14 @@ fn main() -> anyhow::Result<()> {
             let (mut an, mut ac) = (Analyzer::new(size, &mut planner), Analyzer::new(size, &mut planner));
             let mut synth: Vec<Synthesizer> = (0..VARIANTS.len()).map(|_| Synthesizer::new(size, &mut planner)).collect();
             let mut tracker = PitchTracker::new(size, rate as f32, nb, 1, &mut planner);
-            let mut pitch_out = vec![0.0; nb + GLOBAL_FEATURES];
+            let mut pitch_out = vec![0.0; PitchTracker::output_len(nb)];
             let (mut y, mut x) = (vec![Complex32::default(); bins], vec![Complex32::default(); bins]);
             let mut z = vec![Complex32::default(); bins];
             let (mut gd, mut gp) = (vec![0.0; bins], vec![0.0; bins]);
             let (mut direct, mut delayed) = (vec![0.0; nb], vec![0.0; nb]);
             let mut prev = vec![0.0f32; nb];
             let mut g = vec![0.0; nb];
-            let mut sums = vec![[0.0f32; 6]; nb];
+            let mut sums = vec![[0.0f32; 5]; nb];
             let mut best = vec![0.0f32; nb];
             let mut outs = vec![vec![0.0f32; len + size.hop]; VARIANTS.len()];
             let (mut np, mut cp) = (noisy.clone(), ex.clean.clone());
@@ -77,14 +77,8 @@ fn main() -> anyhow::Result<()> {
                     prev[b] = v;
                     g[b] = v.max(floor).min(1.0);
                 }
-                // Per band: |X|², |Y|², |P|², Re X·Y*, Re X·P*, Re Y·P*.
-                layout.pool(
-                    |k| {
-                        let (xk, yk, pk) = (x[k], y[k], p[k]);
-                        [xk.norm_sqr(), yk.norm_sqr(), pk.norm_sqr(), (xk * yk.conj()).re, (xk * pk.conj()).re, (yk * pk.conj()).re]
-                    },
-                    &mut sums,
-                );
+                // Per band, with X the clean speech and Y the mixture: Re X·Y*, Re X·P*, |Y|², |P|², Re Y·P*.
+                strength_sums(&layout, &x, &y, p, &mut sums);
                 for (v, out) in outs.iter_mut().enumerate() {
                     match v {
                         0 => {
@@ -93,9 +87,8 @@ fn main() -> anyhow::Result<()> {
                         }
                         1 => tracker.filter_gains(0, &g, None, &mut direct, &mut delayed),
                         2 => {
-                            for (r, sums) in best.iter_mut().zip(&sums) {
-                                let [_, yy, pp, sy, sp, yp] = *sums;
-                                *r = best_strength([sy, sp, yy, pp, yp]);
+                            for (r, &sums) in best.iter_mut().zip(&sums) {
+                                *r = best_strength(sums);
                             }
                             tracker.filter_gains(0, &g, Some(&best), &mut direct, &mut delayed);
                         }
@@ -108,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                         }
                         _ => {
                             for b in 0..nb {
-                                let [_, yy, pp, xy, xp, yp] = sums[b];
+                                let [xy, xp, yy, pp, yp] = sums[b];
                                 let det = yy * pp - yp * yp;
                                 (direct[b], delayed[b]) = if det > 1e-6 * yy * pp && det > 1e-30 {
                                     ((xy * pp - xp * yp) / det, (xp * yy - xy * yp) / det)

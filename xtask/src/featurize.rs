@@ -3,7 +3,7 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use lull::dsp::pitch::{best_strength, PitchTracker, GLOBAL_FEATURES};
+use lull::dsp::pitch::{best_strength, strength_sums, PitchTracker};
 use lull::dsp::stft::{Analyzer, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -86,8 +86,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let mut feat = vec![0.0; config.n_features()];
     let track = config.pitch_features || config.pitch_strength;
     let mut tracker = track.then(|| PitchTracker::new(size, rate, nb, 1, &mut planner));
-    let mut pitch_out = vec![0.0; if track { nb + GLOBAL_FEATURES } else { 0 }];
-    let mut strength_sums = vec![[0.0; 5]; if config.pitch_strength { nb } else { 0 }];
+    let mut pitch_out = vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }];
+    let mut band_sums = vec![[0.0; 5]; if config.pitch_strength { nb } else { 0 }];
     let mut mix_hop = vec![0.0; size.hop];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
@@ -135,9 +135,8 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
             tracker.analyze(&[&mix_hop], &[&sm], &layout, &mut pitch_out);
             if config.pitch_strength {
                 // The clean speech against the mixture and its frame one period back.
-                let p = tracker.delayed(0);
-                layout.pool(|k| [(sc[k] * sm[k].conj()).re, (sc[k] * p[k].conj()).re, sm[k].norm_sqr(), p[k].norm_sqr(), (sm[k] * p[k].conj()).re], &mut strength_sums);
-                s.strength.extend(strength_sums.iter().map(|&sums| best_strength(sums)));
+                strength_sums(&layout, &sc, &sm, tracker.delayed(0), &mut band_sums);
+                s.strength.extend(band_sums.iter().map(|&sums| best_strength(sums)));
             }
         }
         extractor.compute(&em, &pm, &advance, &pitch_out[..config.pitch_inputs()], &mut feat);

@@ -79,6 +79,20 @@ pub fn best_strength(sums: [f32; 5]) -> f32 {
     if best_fit > 0.0 { best } else { 0.0 }
 }
 
+/// The band sums `best_strength` takes, for every band of one hop: `clean` is the clean
+/// speech's spectrum `S`, `mix` the mixture's `X`, `delayed` the mixture's frame one period
+/// back `P` (`PitchTracker::delayed`). `out` holds one `[Re Σ S·X*, Re Σ S·P*, Σ|X|², Σ|P|²,
+/// Re Σ X·P*]` per band.
+pub fn strength_sums(layout: &BandLayout, clean: &[Complex32], mix: &[Complex32], delayed: &[Complex32], out: &mut [[f32; 5]]) {
+    layout.pool(
+        |k| {
+            let (s, x, p) = (clean[k], mix[k], delayed[k]);
+            [(s * x.conj()).re, (s * p.conj()).re, x.norm_sqr(), p.norm_sqr(), (x * p.conj()).re]
+        },
+        out,
+    );
+}
+
 /// Dot product with eight independent accumulators, so the compiler vectorises it (a plain
 /// iterator sum must add in order and does not).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -183,6 +197,12 @@ impl PitchTracker {
         }
     }
 
+    /// Length of `analyze`'s output for `n_bands` bands: a correlation per band, then the
+    /// frame-wide features.
+    pub fn output_len(n_bands: usize) -> usize {
+        n_bands + GLOBAL_FEATURES
+    }
+
     /// Channel `c`'s frame one period back, as `analyze` last transformed it.
     pub fn delayed(&self, c: usize) -> &[Complex32] {
         &self.channels[c].delayed
@@ -282,7 +302,7 @@ impl PitchTracker {
     pub fn analyze<H: AsRef<[f32]>, S: AsRef<[Complex32]>>(&mut self, hops: &[H], spectra: &[S], layout: &BandLayout, out: &mut [f32]) {
         debug_assert_eq!(hops.len(), self.channels.len());
         debug_assert_eq!(spectra.len(), self.channels.len());
-        debug_assert_eq!(out.len(), layout.n_bands() + GLOBAL_FEATURES);
+        debug_assert_eq!(out.len(), Self::output_len(layout.n_bands()));
         let (hop, len, fft) = (self.size.hop, self.mix.len(), self.size.fft);
         let share = 1.0 / self.channels.len() as f32;
         self.mix.copy_within(hop.., 0);
@@ -333,7 +353,7 @@ mod tests {
         let mut analyzer = Analyzer::new(size, &mut planner);
         let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
         let mut spectrum = vec![Complex32::default(); size.bins()];
-        let mut out = vec![f32::NAN; 32 + GLOBAL_FEATURES];
+        let mut out = vec![f32::NAN; PitchTracker::output_len(32)];
         for hop in signal.chunks_exact(size.hop) {
             analyzer.push_hop(hop, &mut spectrum);
             tracker.analyze(&[hop], &[&spectrum], layout, &mut out);
@@ -413,7 +433,7 @@ mod tests {
         let layout = BandLayout::new(&BandCenters::erb(32, 20_000.0, 100.0), rate, size.fft);
         let mut planner = RealFftPlanner::new();
         let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
-        let mut out = vec![0.0; 32 + GLOBAL_FEATURES];
+        let mut out = vec![0.0; PitchTracker::output_len(32)];
         let spectrum = vec![Complex32::default(); size.bins()];
         for hop in voice(120.0, rate, 0.2).chunks_exact(size.hop) {
             tracker.analyze(&[hop], &[&spectrum], &layout, &mut out);
