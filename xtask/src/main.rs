@@ -153,6 +153,10 @@ enum Command {
         /// mixing, so the clips' DC offsets and rumble are not a "clean" target to keep.
         #[arg(long)]
         speech_highpass_hz: Option<f64>,
+        /// Draw training SNRs as −5 + 25·u^P dB (u uniform), so P above 1 mixes more examples
+        /// at low SNR (2: half of them below +1.25 dB) within the same −5…20 dB range.
+        #[arg(long, default_value_t = 1.0)]
+        low_snr_emphasis: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -227,7 +231,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -258,6 +262,7 @@ fn main() -> Result<()> {
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
+            let low_snr_emphasis = pick!(options.low_snr_emphasis);
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -272,6 +277,7 @@ fn main() -> Result<()> {
             ensure_in("--loudness-weight", loudness_weight, 0.0..=1.0)?;
             ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
             ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
+            ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -287,7 +293,8 @@ fn main() -> Result<()> {
                         let mut train = CorpusSource::open(&data_dir, Split::Train)?
                             .with_speed_perturbation(speed_perturb)
                             .with_noise_speed_perturbation(noise_speed_perturb)
-                            .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32);
+                            .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)
+                            .with_low_snr_emphasis(low_snr_emphasis as f32);
                         if let Some(hz) = speech_highpass_hz {
                             train = train.with_speech_highpass(hz as f32);
                         }
@@ -323,6 +330,7 @@ fn main() -> Result<()> {
                 speech_level_max_db,
                 min_speech_snr_db,
                 speech_highpass_hz,
+                low_snr_emphasis,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -104,6 +104,10 @@ pub struct TrainOptions {
     /// unset = as recorded, as before it existed.
     #[serde(default)]
     pub speech_highpass_hz: Option<f64>,
+    /// Training SNRs drawn with this emphasis on the low end (`CorpusSource::with_low_snr_emphasis`);
+    /// 1 = uniform, as before it existed.
+    #[serde(default = "symmetric")]
+    pub low_snr_emphasis: f64,
 }
 
 fn legacy_level_min() -> f64 {

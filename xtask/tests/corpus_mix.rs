@@ -74,6 +74,27 @@ fn mixtures_hit_the_requested_snr_within_half_a_db() {
 }
 
 #[test]
+fn low_snr_emphasis_draws_more_low_snrs_in_the_same_range_and_none_reproduces_older_runs() {
+    use xtask::corpus::{draw_snr_db, TRAIN_SNR_DB};
+    let (mut a, mut b) = (rand::rngs::StdRng::seed_from_u64(9), rand::rngs::StdRng::seed_from_u64(9));
+    for _ in 0..10_000 {
+        assert_eq!(draw_snr_db(&mut a, 1.0), b.gen_range(-5.0f32..20.0));
+    }
+    let median = |emphasis: f32| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut v: Vec<f32> = (0..4001).map(|_| draw_snr_db(&mut rng, emphasis)).collect();
+        assert!(v.iter().all(|s| (TRAIN_SNR_DB.0..TRAIN_SNR_DB.1).contains(s)), "emphasis {emphasis}: out of range");
+        v.sort_by(f32::total_cmp);
+        v[2000]
+    };
+    // −5 + 25·0.5^P: 7.5 dB uniform, 1.25 dB at P = 2, −1.875 dB at P = 3.
+    for (emphasis, expected) in [(1.0, 7.5), (2.0, 1.25), (3.0, -1.875)] {
+        let m = median(emphasis);
+        assert!((m - expected).abs() < 0.6, "emphasis {emphasis}: median {m:.2} dB, expected {expected}");
+    }
+}
+
+#[test]
 fn training_examples_have_exact_lengths_and_carry_bandwidth() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Train);
