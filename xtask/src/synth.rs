@@ -98,7 +98,8 @@ mod tests {
     }
 }
 
-/// The synthetic corpus as a training source: 48 kHz, SNR −5…20 dB, full bandwidth.
+/// The synthetic corpus as a training source: 48 kHz, SNRs as the real corpus draws them
+/// (`corpus::TRAIN_SNR_DB`), full bandwidth.
 pub struct SyntheticSource;
 
 impl crate::train::ExampleSource for SyntheticSource {
@@ -108,7 +109,7 @@ impl crate::train::ExampleSource for SyntheticSource {
         let len = frames * hop;
         let c = clean(rng, rate, len);
         let mut n = white_noise(rng, len);
-        scale_to_snr(&c, &mut n, rng.gen_range(-5.0..20.0), rate);
+        scale_to_snr(&c, &mut n, crate::corpus::draw_snr_db(rng, 1.0), rate);
         let utterances = vec![crate::train::Utterance { start: 0, end: len, bandwidth_hz: rate / 2.0 }];
         crate::train::Example { rate, clean: c, noise: n, utterances }
     }

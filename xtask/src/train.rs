@@ -62,7 +62,7 @@ pub struct TrainOptions {
     #[serde(default)]
     pub time_budget_min: f64,
     /// Loss factor on speech turned down below its target (`gain_loss`); 1 = symmetric.
-    #[serde(default = "symmetric")]
+    #[serde(default = "one")]
     pub over_suppression: f64,
     /// Scale the band gains' extra charge by the target gain (`Asymmetry::by_target`).
     #[serde(default)]
@@ -79,7 +79,7 @@ pub struct TrainOptions {
     #[serde(default)]
     pub gain_power: Option<f64>,
     /// Loss factor on noise left in where noise dominates (`Asymmetry::under`); 1 = none.
-    #[serde(default = "symmetric")]
+    #[serde(default = "one")]
     pub under_suppression: f64,
     /// Largest speed change of training speech clips (`CorpusSource::with_speed_perturbation`).
     #[serde(default)]
@@ -106,7 +106,7 @@ pub struct TrainOptions {
     pub speech_highpass_hz: Option<f64>,
     /// Training SNRs drawn with this emphasis on the low end (`CorpusSource::with_low_snr_emphasis`);
     /// 1 = uniform, as before it existed.
-    #[serde(default = "symmetric")]
+    #[serde(default = "one")]
     pub low_snr_emphasis: f64,
 }
 
@@ -207,7 +207,8 @@ pub fn leave_cores_to_loader(workers: usize) {
     std::env::set_var("RAYON_NUM_THREADS", cores.saturating_sub(workers.max(1)).max(1).to_string());
 }
 
-fn symmetric() -> f64 {
+/// Serde default of the factors whose neutral value is 1 (symmetric loss, uniform SNR draw).
+fn one() -> f64 {
     1.0
 }
 
