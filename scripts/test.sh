@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test Lull has, from a fresh clone: unit and integration tests, candle/plugin parity, a
-# smoke training run, and the built bundles loaded by real hosts (clack-host for CLAP,
-# pedalboard for VST3). The bundles are debug builds with `assert_process_allocs`, so any heap
-# allocation inside `process()` aborts the host test: that is the real-time-safety check.
+# smoke training run, the built bundles loaded by real hosts (clack-host for CLAP, pedalboard
+# for VST3), and the Piper voice script of `cargo xtask data --piper`. The bundles are debug
+# builds with `assert_process_allocs`, so any heap allocation inside `process()` aborts the
+# host test: that is the real-time-safety check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,6 @@ cargo xtask bundle lull --features assert_process_allocs
 step "Rust tests (release profile: candle is slow unoptimised)"
 cargo test --release --workspace
 
-step "VST3 bundle in pedalboard"
+step "VST3 bundle in pedalboard; the Piper voice script"
 bash scripts/python-env.sh
 .venv/bin/python -m pytest tests/python -q

@@ -17,6 +17,7 @@ use rand_distr::Distribution;
 use crate::augment;
 use crate::data::analyze::{active_level, noise_floor_db};
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
+use crate::data::packages::is_generated;
 use crate::metrics::resample;
 use crate::synth::scale_to_snr;
 use crate::train::{Example, ExampleSource, Utterance};
@@ -34,6 +35,8 @@ struct Clip {
     bandwidth_hz: f32,
     /// Active level in dB re full scale, from the manifest.
     level_db: f32,
+    /// Generated speech (`cargo xtask data --piper`), drawn only with `with_generated_speech`.
+    generated: bool,
 }
 
 impl Clip {
@@ -56,6 +59,10 @@ const FLOOR_MIN_SECONDS: f64 = 1.0;
 pub struct CorpusSource {
     speech: Vec<Clip>,
     speech_pick: WeightedIndex<f64>,
+    /// Speech clips `with_min_speech_snr` leaves out, one flag per clip.
+    left_out: Vec<bool>,
+    /// Share of speech draws that are generated speech; see `with_generated_speech`.
+    generated_share: f64,
     noise: Vec<Clip>,
     rate_pick: WeightedIndex<f64>,
     /// Largest relative speed change of a speech clip (0 = none); see `with_speed_perturbation`.
@@ -104,6 +111,7 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
                 rate,
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
+                generated: is_generated(&c.package),
             })
         })
         .collect::<Result<Vec<_>>>();
@@ -117,8 +125,11 @@ impl CorpusSource {
         let manifest = Manifest::load(data_dir)?;
         let speech = load(&manifest, Kind::Speech, split)?;
         let noise = load(&manifest, Kind::Noise, split)?;
+        let left_out = vec![false; speech.len()];
         Ok(Self {
-            speech_pick: Self::speech_weights(&speech, std::iter::repeat(false))?,
+            speech_pick: Self::speech_weights(&speech, &left_out, 0.0)?,
+            left_out,
+            generated_share: 0.0,
             speech,
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
@@ -130,10 +141,11 @@ impl CorpusSource {
         })
     }
 
-    /// How often each speech clip is drawn: by its length, full-band voices boosted, and the
-    /// clips `left_out` marks never.
-    fn speech_weights(speech: &[Clip], left_out: impl Iterator<Item = bool>) -> Result<WeightedIndex<f64>> {
-        let weights: Vec<f64> = speech
+    /// How often each speech clip is drawn: by its length, full-band voices boosted, the clips
+    /// `left_out` marks never, and generated speech scaled to `generated_share` of all draws
+    /// (0: never, so a corpus with it draws exactly what one without it does).
+    fn speech_weights(speech: &[Clip], left_out: &[bool], generated_share: f64) -> Result<WeightedIndex<f64>> {
+        let mut weights: Vec<f64> = speech
             .iter()
             .zip(left_out)
             .map(|(c, out)| match out {
@@ -142,7 +154,35 @@ impl CorpusSource {
                 false => c.seconds(),
             })
             .collect();
+        let total = |generated: bool| -> f64 { speech.iter().zip(&weights).filter(|(c, _)| c.generated == generated).map(|(_, w)| w).sum() };
+        let (recorded, generated) = (total(false), total(true));
+        anyhow::ensure!(
+            generated_share == 0.0 || generated > 0.0,
+            "a share of generated speech was asked for, but the corpus has none in this split; build it with `cargo xtask data --piper`"
+        );
+        let scale = if generated_share == 0.0 { 0.0 } else { generated_share / (1.0 - generated_share) * recorded / generated };
+        for (w, c) in weights.iter_mut().zip(speech) {
+            if c.generated {
+                *w *= scale;
+            }
+        }
         WeightedIndex::new(&weights).context("speech clip weights (is every clip excluded?)")
+    }
+
+    /// Draws `share` (0 ≤ share < 1) of the speech clips, for the voice and for babble, from
+    /// generated speech (`cargo xtask data --piper`: one US English voice reading fortunes,
+    /// perfectly clean, sentence-long) and the rest from the recordings. Without this call
+    /// generated speech is never drawn.
+    pub fn with_generated_speech(mut self, share: f64) -> Result<Self> {
+        anyhow::ensure!((0.0..1.0).contains(&share), "the share of generated speech must be in 0..1, got {share}");
+        self.generated_share = share;
+        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, share)?;
+        Ok(self)
+    }
+
+    /// Seconds of generated speech in this split, drawn or not.
+    pub fn generated_speech_seconds(&self) -> f64 {
+        self.speech.iter().filter(|c| c.generated).map(Clip::seconds).sum()
     }
 
     /// Draws no speech clip (for the voice or for babble) whose own noise floor lies less than
@@ -153,9 +193,9 @@ impl CorpusSource {
     /// Call it after `with_speech_highpass`, which changes the clips it judges.
     pub fn with_min_speech_snr(mut self, min_snr_db: f32) -> Result<Self> {
         // The floors are measured here, once, rather than for every clip the loader reads.
-        let noisy: Vec<bool> = self.speech.iter().map(|c| c.noisy(min_snr_db)).collect();
-        self.speech_pick = Self::speech_weights(&self.speech, noisy.iter().copied())?;
-        self.excluded_speech_s = self.speech.iter().zip(&noisy).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
+        self.left_out = self.speech.iter().map(|c| c.noisy(min_snr_db)).collect();
+        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        self.excluded_speech_s = self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
         Ok(self)
     }
 
@@ -217,9 +257,10 @@ impl CorpusSource {
         self
     }
 
-    /// Speech clips in this split (for reporting).
+    /// Recorded speech in this split (for reporting; generated speech has
+    /// `generated_speech_seconds`).
     pub fn speech_seconds(&self) -> f64 {
-        self.speech.iter().map(Clip::seconds).sum()
+        self.speech.iter().filter(|c| !c.generated).map(Clip::seconds).sum()
     }
 
     /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.

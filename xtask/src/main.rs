@@ -157,6 +157,10 @@ enum Command {
         /// at low SNR (2: half of them below +1.25 dB) within the same −5…20 dB range.
         #[arg(long, default_value_t = 1.0)]
         low_snr_emphasis: f64,
+        /// Share of the training speech (voices and babble) drawn from the generated Piper
+        /// voice of `cargo xtask data --piper` (0 = none; the rest from the recordings).
+        #[arg(long, default_value_t = 0.0)]
+        piper_share: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -231,7 +235,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, piper_share,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -262,7 +266,7 @@ fn main() -> Result<()> {
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
-            let low_snr_emphasis = pick!(options.low_snr_emphasis);
+            let (low_snr_emphasis, piper_share) = (pick!(options.low_snr_emphasis), pick!(options.piper_share));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -278,6 +282,7 @@ fn main() -> Result<()> {
             ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
             ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
             ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
+            ensure_in("--piper-share", piper_share, 0.0..=0.9)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -306,6 +311,14 @@ fn main() -> Result<()> {
                                 train.speech_seconds() / 3600.0
                             );
                         }
+                        if piper_share > 0.0 {
+                            train = train.with_generated_speech(piper_share)?;
+                            println!(
+                                "drawing {:.0} % of the training speech from {:.2} h of the Piper voice",
+                                piper_share * 100.0,
+                                train.generated_speech_seconds() / 3600.0
+                            );
+                        }
                         Arc::new(train)
                     },
                     Arc::new(CorpusSource::open(&data_dir, Split::Val)?.with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)),
@@ -331,6 +344,7 @@ fn main() -> Result<()> {
                 min_speech_snr_db,
                 speech_highpass_hz,
                 low_snr_emphasis,
+                piper_share,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

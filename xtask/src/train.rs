@@ -108,6 +108,10 @@ pub struct TrainOptions {
     /// 1 = uniform, as before it existed.
     #[serde(default = "one")]
     pub low_snr_emphasis: f64,
+    /// Share of training speech drawn from the generated Piper voice
+    /// (`CorpusSource::with_generated_speech`); 0 = none, as before it existed.
+    #[serde(default)]
+    pub piper_share: f64,
 }
 
 fn legacy_level_min() -> f64 {

@@ -430,3 +430,36 @@ fn pitch_strength_targets_comb_a_voice_in_noise_and_leave_clean_speech_and_pause
     assert_eq!(noisy_pauses, 0.0, "pauses are not combed");
     assert!(noisy > 0.3 && clean_mean < noisy - 0.2, "mean strength in speech: 0 dB SNR {noisy:.3}, 60 dB {clean_mean:.3}");
 }
+
+#[test]
+fn generated_speech_is_drawn_at_its_share_and_never_unasked() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    // v1 becomes the Piper voice; v0 is marked 4 kHz wide, so at every training rate an
+    // utterance's bandwidth says which voice it is (v1's is at least 8 kHz).
+    let mut manifest = Manifest::load(dir.path()).unwrap();
+    manifest.clips[0].bandwidth_hz = 4_000;
+    manifest.clips[1].package = "piper-joe".into();
+    manifest.save(dir.path()).unwrap();
+    let config = ModelConfig::default();
+    let generated_share = |source: &CorpusSource| -> f64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let bws: Vec<u32> = (0..150).flat_map(|_| source.example(&mut rng, &config, 100).utterances).map(|u| u.bandwidth_hz as u32).collect();
+        bws.iter().filter(|&&b| b > 4_000).count() as f64 / bws.len() as f64
+    };
+    let unasked = CorpusSource::open(dir.path(), Split::Train).unwrap();
+    assert_eq!(generated_share(&unasked), 0.0);
+    assert!((unasked.generated_speech_seconds() - 2.0).abs() < 0.01);
+    assert!((unasked.speech_seconds() - 2.0).abs() < 0.01, "recorded speech only");
+    for share in [0.2, 0.5] {
+        let source = CorpusSource::open(dir.path(), Split::Train).unwrap().with_generated_speech(share).unwrap();
+        let got = generated_share(&source);
+        assert!((got - share).abs() < 0.08, "asked {share}, drew {got:.3}");
+    }
+    assert!(CorpusSource::open(dir.path(), Split::Train).unwrap().with_generated_speech(1.0).is_err());
+    // A corpus built without `--piper` says how to get it.
+    let plain = tempfile::tempdir().unwrap();
+    tiny_corpus(plain.path(), Split::Train);
+    let err = CorpusSource::open(plain.path(), Split::Train).unwrap().with_generated_speech(0.2).err().unwrap();
+    assert!(format!("{err:#}").contains("--piper"), "{err:#}");
+}

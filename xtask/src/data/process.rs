@@ -16,7 +16,7 @@ use super::analyze::{self, Analysis};
 use super::extract::{self, Stamp, STAMP};
 use super::files::{partial_path, sha256_file, write_atomically};
 use super::manifest::{Clip, Dropped, Manifest, PackageRecord, FORMAT_VERSION};
-use super::packages::{Package, PACKAGES};
+use super::packages::{is_generated, Package, GENERATED, PACKAGES};
 use super::select::{self, Selection, Verdict};
 use super::{decode, progress, split, tools};
 
@@ -79,7 +79,7 @@ struct PackageState {
     selected: usize,
 }
 
-/// Processes every pinned package found in `extract_root` into `out_dir` (WAVs, cache,
+/// Processes every pinned package (and generated voice) found in `extract_root` into `out_dir` (WAVs, cache,
 /// `manifest.json`) and returns the manifest.
 pub fn process(extract_root: &Path, out_dir: &Path) -> Result<Manifest> {
     let (states, candidates, mut dropped) = gather(extract_root)?;
@@ -139,9 +139,13 @@ fn gather(extract_root: &Path) -> Result<(Vec<PackageState>, Vec<Candidate>, Vec
     let mut states = Vec::new();
     let mut candidates = Vec::new();
     let mut dropped = Vec::new();
-    for package in PACKAGES {
+    for package in PACKAGES.iter().chain(GENERATED) {
         let dir = extract_root.join(package.name);
         if !dir.is_dir() {
+            // Generated voices are there only when asked for (`--piper`).
+            if is_generated(package.name) {
+                continue;
+            }
             eprintln!("warning: {} is not extracted in {}; skipping it", package.name, extract_root.display());
             continue;
         }

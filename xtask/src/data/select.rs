@@ -10,6 +10,7 @@
 //!   the ~10 minor roles cannot be told apart reliably from names, so they are one group.
 //! - Asterisk: the voice directory names the speaker, and Allison speaks both en_US and es_MX.
 //! - kajongg: four voices (`female1`…`male2`), the same ones in English and German.
+//! - Piper: each generated voice is one speaker, `piper:<voice>`.
 
 use super::manifest::Kind;
 
@@ -34,6 +35,10 @@ pub enum Rule {
     Kajongg,
     /// `…/gcin-voice/ogg/<syllable>/*.ogg`, one Mandarin voice
     Gcin,
+    /// `<text file>/<fortune>/<sentence>.wav`, written by `piper.rs`: one generated English voice
+    Piper { speaker: &'static str },
+    /// A package that supplies text, not audio (the Piper voice's fortunes)
+    Text,
     /// Every audio file below the `under` path components is noise.
     Noise { under: &'static [&'static str], naming: NoiseNaming },
 }
@@ -102,6 +107,12 @@ pub fn classify(package: &str, rule: Rule, rel: &str) -> Verdict {
             Some([_, ..]) => Some(speech("gcin:voice".into(), "zh")),
             _ => None,
         },
+        Rule::Piper { speaker } => match parts[..] {
+            // `<fortune>.partial` is one an interrupted run left half spoken.
+            [_text, fortune, _sentence] if !fortune.ends_with(".partial") => Some(speech(format!("piper:{speaker}"), "en_US")),
+            _ => None,
+        },
+        Rule::Text => None,
         Rule::Noise { under, naming } => tail_after(&parts, under).filter(|rest| !rest.is_empty()).map(|_| noise(package, file, naming)),
     };
     match selection {
