@@ -69,6 +69,9 @@ pub struct CorpusSource {
     speed_perturb: f64,
     /// The same for recorded noise clips; see `with_noise_speed_perturbation`.
     noise_speed_perturb: f64,
+    /// Whether a speech clip longer than the room left is entered at a random point; see
+    /// `with_clip_windows`.
+    clip_windows: bool,
     /// Range of the speech's active level in training examples (dBFS); see `with_speech_levels`.
     levels_db: (f32, f32),
     /// Seconds of speech `with_min_speech_snr` left out.
@@ -135,6 +138,7 @@ impl CorpusSource {
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
             speed_perturb: 0.0,
             noise_speed_perturb: 0.0,
+            clip_windows: false,
             levels_db: LEGACY_SPEECH_LEVELS_DB,
             excluded_speech_s: 0.0,
             snr_emphasis: 1.0,
@@ -257,6 +261,17 @@ impl CorpusSource {
         self
     }
 
+    /// Takes a random stretch of a speech clip that is longer than the room left in the
+    /// example, instead of always its beginning, with a 10 ms fade-in where it starts inside
+    /// the clip. Examples last 3 s and most clips are words and short prompts, but festvox's
+    /// sentences (1.7 h) average 10 s, and from the beginning only, 70 % of them never
+    /// reached the model (2.5 of the 8.4 h of recorded training speech over all clips). Off,
+    /// the RNG draws exactly what it drew before this existed.
+    pub fn with_clip_windows(mut self, on: bool) -> Self {
+        self.clip_windows = on;
+        self
+    }
+
     /// Recorded speech in this split (for reporting; generated speech has
     /// `generated_speech_seconds`).
     pub fn speech_seconds(&self) -> f64 {
@@ -297,9 +312,15 @@ impl CorpusSource {
             let clip = &self.speech[self.speech_pick.sample(rng)];
             let (x, speed) = Self::clip_at(clip, rate, Self::draw_speed(rng, self.speed_perturb));
             let g = 10f32.powf((level_db - clip.level_db) / 20.0);
-            let n = x.len().min(len - pos);
-            for (o, v) in out[pos..pos + n].iter_mut().zip(&x) {
-                *o += g * v;
+            let room = len - pos;
+            let start = if self.clip_windows && x.len() > room { rng.gen_range(0..=x.len() - room) } else { 0 };
+            let n = (x.len() - start).min(room);
+            // Entered mid-clip, the speech fades in over 10 ms: a cut would be a click, and in
+            // the clean target a click is broadband "speech" to keep.
+            let fade = if start > 0 { (0.01 * rate as f32) as usize } else { 0 };
+            for (i, (o, v)) in out[pos..pos + n].iter_mut().zip(&x[start..]).enumerate() {
+                let ramp = if i < fade { 0.5 - 0.5 * (std::f32::consts::PI * i as f32 / fade as f32).cos() } else { 1.0 };
+                *o += g * ramp * v;
             }
             utterances.push(Utterance { start: pos, end: pos + n, bandwidth_hz: (clip.bandwidth_hz * speed).min(rate as f32 / 2.0) });
             pos += n + (rng.gen_range(0.1..0.8) * rate as f32) as usize;

@@ -161,6 +161,10 @@ enum Command {
         /// voice of `cargo xtask data --piper` (0 = none; the rest from the recordings).
         #[arg(long, default_value_t = 0.0)]
         piper_share: f64,
+        /// Enter a speech clip longer than the room left in a training sequence at a random
+        /// point instead of its beginning, so the middles and ends of long recordings are heard.
+        #[arg(long)]
+        clip_windows: bool,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -235,7 +239,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, piper_share,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, piper_share, clip_windows,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -266,7 +270,7 @@ fn main() -> Result<()> {
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
-            let (low_snr_emphasis, piper_share) = (pick!(options.low_snr_emphasis), pick!(options.piper_share));
+            let (low_snr_emphasis, piper_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.piper_share), pick!(options.clip_windows));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -299,7 +303,8 @@ fn main() -> Result<()> {
                             .with_speed_perturbation(speed_perturb)
                             .with_noise_speed_perturbation(noise_speed_perturb)
                             .with_speech_levels(speech_level_min_db as f32, speech_level_max_db as f32)
-                            .with_low_snr_emphasis(low_snr_emphasis as f32);
+                            .with_low_snr_emphasis(low_snr_emphasis as f32)
+                            .with_clip_windows(clip_windows);
                         if let Some(hz) = speech_highpass_hz {
                             train = train.with_speech_highpass(hz as f32);
                         }
@@ -345,6 +350,7 @@ fn main() -> Result<()> {
                 speech_highpass_hz,
                 low_snr_emphasis,
                 piper_share,
+                clip_windows,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -112,6 +112,10 @@ pub struct TrainOptions {
     /// (`CorpusSource::with_generated_speech`); 0 = none, as before it existed.
     #[serde(default)]
     pub piper_share: f64,
+    /// Long speech clips entered at a random point (`CorpusSource::with_clip_windows`); off,
+    /// as before it existed.
+    #[serde(default)]
+    pub clip_windows: bool,
 }
 
 fn legacy_level_min() -> f64 {

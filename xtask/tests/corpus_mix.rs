@@ -463,3 +463,41 @@ fn generated_speech_is_drawn_at_its_share_and_never_unasked() {
     let err = CorpusSource::open(plain.path(), Split::Train).unwrap().with_generated_speech(0.2).err().unwrap();
     assert!(format!("{err:#}").contains("--piper"), "{err:#}");
 }
+
+#[test]
+fn clip_windows_reach_past_the_start_of_long_clips_and_fade_in() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    // Both voices become 2 s clips: 1 s of a 900 Hz tone, then 1 s of 1100 Hz.
+    let rate = 16_000usize;
+    let tone = |f: f32, i: usize| 0.1 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin();
+    let x: Vec<f32> = (0..2 * rate).map(|i| tone(if i < rate { 900.0 } else { 1100.0 }, i)).collect();
+    let mut manifest = Manifest::load(dir.path()).unwrap();
+    for c in manifest.clips.iter_mut().filter(|c| c.kind == Kind::Speech) {
+        write_wav(&dir.path().join(&c.path), &x, rate as u32);
+        c.rate = rate as u32;
+        c.active_level_dbfs = 10.0 * (active_power(&x, rate as f32) as f64).log10();
+    }
+    manifest.save(dir.path()).unwrap();
+    // 1 s examples: the first utterance starts within 0.5 s, so its clip never fits.
+    let first_tones = |windows: bool| {
+        let source = CorpusSource::open(dir.path(), Split::Train).unwrap().with_clip_windows(windows);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        (0..24)
+            .map(|_| {
+                let ex = source.mix(&mut rng, rate as u32, rate, 20.0, -26.0, NoiseChoice::White);
+                let u = &ex.utterances[0];
+                let speech = &ex.clean[u.start..u.end];
+                // Faded in, never cut in: the first sample is far below the tone's amplitude.
+                let peak = speech.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(speech[0].abs() < 0.05 * peak, "starts at {} of peak {peak}", speech[0]);
+                tone_hz(speech, rate as f32)
+            })
+            .collect::<Vec<_>>()
+    };
+    let from_start = first_tones(false);
+    assert!(from_start.iter().all(|&f| f == 900.0), "{from_start:?}");
+    let windows = first_tones(true);
+    let late = windows.iter().filter(|&&f| f == 1100.0).count();
+    assert!(late >= 6 && late < windows.len(), "{windows:?}");
+}
