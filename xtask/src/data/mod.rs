@@ -75,6 +75,10 @@ pub fn run(args: &DataArgs) -> Result<()> {
             piper::speak(dir, &extract_root, &text[0])?;
         }
     }
+    if args.process_only && args.piper {
+        let voice = extract_root.join(packages::GENERATED[0].name);
+        eprintln!("warning: --process-only does not run the Piper voice; processing what {} already holds", voice.display());
+    }
     let processing = Instant::now();
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.jobs {
