@@ -24,6 +24,13 @@ pub struct Deb {
     pub sha256: String,
 }
 
+impl Deb {
+    /// The .deb's file name, as the download ledger and the provenance stamps record it.
+    pub fn file_name(&self) -> String {
+        self.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
 pub fn fetch_all(packages: &[Package], debs_dir: &Path) -> Result<Vec<Deb>> {
     std::fs::create_dir_all(debs_dir).with_context(|| format!("cannot create {}", debs_dir.display()))?;
     let mut ledger = Ledger::load(debs_dir)?;
@@ -36,7 +43,7 @@ pub fn fetch_all(packages: &[Package], debs_dir: &Path) -> Result<Vec<Deb>> {
             Some(deb) => deb,
             None => {
                 let deb = apt.download(p, debs_dir)?;
-                ledger.0.insert(file_name(&deb.file), deb.sha256.clone());
+                ledger.0.insert(deb.file_name(), deb.sha256.clone());
                 ledger.save(debs_dir)?;
                 deb
             }
@@ -51,10 +58,6 @@ pub fn fetch_all(packages: &[Package], debs_dir: &Path) -> Result<Vec<Deb>> {
 /// apt-get's file name for a package version: an epoch's `:` is written `%3a`.
 fn deb_prefix(p: &Package) -> String {
     format!("{}_{}_", p.name, p.version.replace(':', "%3a"))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// `DIR/debs/SHA256SUMS`, in `sha256sum` format: what was verified when it was downloaded.

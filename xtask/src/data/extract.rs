@@ -22,6 +22,13 @@ pub struct Stamp {
     pub deb_file: String,
 }
 
+impl Stamp {
+    /// What was unpacked from `deb`.
+    pub fn of(deb: &Deb) -> Self {
+        Self { name: deb.name.clone(), version: deb.version.clone(), deb_sha256: deb.sha256.clone(), deb_file: deb.file_name() }
+    }
+}
+
 pub fn extract_all(debs: &[Deb], extract_root: &Path) -> Result<()> {
     let bar = progress::bar(debs.len() as u64, "extract");
     let mut fresh = 0;
@@ -51,13 +58,7 @@ fn extract(deb: &Deb, dir: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     tools::run(Command::new("dpkg").arg("-x").arg(&deb.file).arg(&tmp), &format!("`dpkg -x {}`", deb.file.display()))?;
-    let stamp = Stamp {
-        name: deb.name.clone(),
-        version: deb.version.clone(),
-        deb_sha256: deb.sha256.clone(),
-        deb_file: deb.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-    };
-    write_stamp(&tmp, &stamp)?;
+    write_stamp(&tmp, &Stamp::of(deb))?;
     std::fs::rename(&tmp, dir).with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))
 }
 

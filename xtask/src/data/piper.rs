@@ -54,11 +54,11 @@ pub fn speak(data_dir: &Path, extract_root: &Path, text: &Deb) -> Result<()> {
     if !status.success() {
         bail!("the Piper voice failed ({status}); its output is above. Re-running `cargo xtask data --piper` resumes it");
     }
+    // The clips' provenance is the voice, reading the text package's .deb.
     let stamp = Stamp {
         name: voice.name.into(),
         version: format!("{}, reading {} {}", voice.version, PIPER_TEXT.name, PIPER_TEXT.version),
-        deb_sha256: text.sha256.clone(),
-        deb_file: text.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        ..Stamp::of(text)
     };
     write_stamp(&out, &stamp)
 }
