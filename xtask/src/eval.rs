@@ -56,6 +56,22 @@ pub struct Scores {
     counts: [usize; 3],
 }
 
+/// One mixture's scores for one system, so a bucket's mean can be traced to the mixtures
+/// that move it (a few recorded noises can swing the −5 dB bucket by a tenth).
+#[derive(Debug, Clone, Serialize)]
+pub struct MixtureScores {
+    pub rate: u32,
+    pub snr: i32,
+    /// Index within the bucket: mixture `index` holds the same speech and noise in every bucket.
+    pub index: usize,
+    /// Noise class (of the louder noise, when two are summed).
+    pub noise: &'static str,
+    pub system: String,
+    pub pesq_wb: f64,
+    pub stoi: f64,
+    pub si_sdr: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// rate → snr → system → mean scores.
@@ -79,6 +95,8 @@ pub struct Report {
     /// system → output-to-clean energy during speech over the whole band (0 = untouched). A
     /// denoiser should not care how loud a voice is, only how far above the noise.
     pub clean_speech_energy_by_level_db: BTreeMap<i32, BTreeMap<String, f64>>,
+    /// Every mixture's scores, in evaluation order (undefined scores as NaN become `null`).
+    pub mixtures: Vec<MixtureScores>,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
@@ -188,6 +206,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let mut sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let class_rate = if o.rates.contains(&BASE_RATE) { BASE_RATE } else { *o.rates.first().context("no rates to evaluate")? };
     let mut class_sums: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
+    let mut mixtures = Vec::new();
     let pb = bar(SNRS.len() * o.per_bucket * o.rates.len(), "mixtures × rates");
     for &snr in &SNRS {
         for i in 0..o.per_bucket {
@@ -201,6 +220,17 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                 let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
                 for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate)?) {
                     let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
+                    let defined = |v: f64, count: usize| if count > 0 { v } else { f64::NAN };
+                    mixtures.push(MixtureScores {
+                        rate,
+                        snr: snr as i32,
+                        index: i,
+                        noise: class.name(),
+                        system: name.to_string(),
+                        pesq_wb: defined(s.pesq_wb, s.counts[0]),
+                        stoi: defined(s.stoi, s.counts[1]),
+                        si_sdr: defined(s.si_sdr, s.counts[2]),
+                    });
                     let acc = sums.entry(rate).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default();
                     add(acc, &s);
                     if rate == class_rate {
@@ -276,6 +306,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_by_level_db: energy_by_level,
+        mixtures,
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,

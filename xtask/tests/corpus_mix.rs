@@ -274,6 +274,13 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     for by_snr in r.by_noise_snr.values() {
         assert!(by_snr.values().all(|s| s["noisy"].n == s["lull"].n));
     }
+    // The per-mixture scores are the ones the bucket means average: 2 rates × 5 buckets × 1
+    // mixture × 3 systems.
+    assert_eq!(r.mixtures.len(), 30);
+    for m in &r.mixtures {
+        let b = &r.buckets[&m.rate][&m.snr][&m.system];
+        assert!((m.pesq_wb - b.pesq_wb).abs() < 1e-9 && (m.si_sdr - b.si_sdr).abs() < 1e-9, "{m:?} against {b:?}");
+    }
     let md = xtask::eval::markdown(&r);
     assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |") && md.contains("Per noise class"), "{md}");
 }
