@@ -342,6 +342,63 @@ fn means<K: Ord + Clone>(sums: BTreeMap<K, BTreeMap<i32, BTreeMap<String, Scores
 }
 
 /// The report as markdown tables.
+/// How much higher the noisy input must score at a lower SNR than at a higher one before
+/// `pesq_inversions` calls it PESQ's failure rather than chance.
+pub const PESQ_INVERSION_MARGIN: f64 = 0.3;
+
+/// Mixtures on which PESQ-WB contradicts the SNR: the noisy input, the same speech and noise
+/// in every bucket, scores at least `margin` higher at a lower SNR than at a higher one. A
+/// cleaner input cannot be worse, so such a mixture's scores say more about PESQ's alignment
+/// (it fails on some loud, uneven recorded noises) than about the denoisers, and one of them
+/// can move a 24-mixture bucket's mean by 0.1. Returns (rate, index) pairs, in order.
+pub fn pesq_inversions(mixtures: &[MixtureScores], margin: f64) -> Vec<(u32, usize)> {
+    let mut noisy: BTreeMap<(u32, usize), BTreeMap<i32, f64>> = BTreeMap::new();
+    for m in mixtures.iter().filter(|m| m.system == "noisy" && m.pesq_wb.is_finite()) {
+        noisy.entry((m.rate, m.index)).or_default().insert(m.snr, m.pesq_wb);
+    }
+    noisy
+        .into_iter()
+        .filter(|(_, by_snr)| {
+            let mut best_below = f64::NEG_INFINITY;
+            by_snr.values().any(|&v| {
+                let inverted = best_below - v >= margin;
+                best_below = best_below.max(v);
+                inverted
+            })
+        })
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// The markdown note on `pesq_inversions`: which mixtures, and each rate's −5 dB PESQ-WB
+/// without them (the bucket they move most).
+fn inversions_note(r: &Report) -> String {
+    let odd = pesq_inversions(&r.mixtures, PESQ_INVERSION_MARGIN);
+    if odd.is_empty() {
+        return String::new();
+    }
+    let mut rates_of: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (rate, i) in &odd {
+        rates_of.entry(*i).or_default().push(format!("{:.2} k", *rate as f64 / 1000.0));
+    }
+    let names: Vec<String> = rates_of.iter().map(|(i, rates)| format!("{i} ({})", rates.join(", "))).collect();
+    let mut m = format!(
+        "\nPESQ-WB contradicts the SNR on mixture {} of each bucket: the noisy input scores at least {PESQ_INVERSION_MARGIN} higher at a lower SNR. They stay in the means above; the −5 dB bucket without them:\n",
+        names.join(", ")
+    );
+    for rate in r.buckets.keys() {
+        let mut sums: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+        for x in r.mixtures.iter().filter(|x| x.rate == *rate && x.snr == SNRS[0] as i32 && x.pesq_wb.is_finite() && !odd.contains(&(x.rate, x.index))) {
+            let e = sums.entry(x.system.as_str()).or_default();
+            e.0 += x.pesq_wb;
+            e.1 += 1;
+        }
+        let per: Vec<String> = SYSTEMS.iter().filter_map(|sys| sums.get(sys).map(|(s, n)| format!("{sys} {:.3}", s / *n as f64))).collect();
+        let _ = writeln!(m, "- {:.2} k: {}", *rate as f64 / 1000.0, per.join(", "));
+    }
+    m
+}
+
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "Test split, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
@@ -381,6 +438,7 @@ pub fn markdown(r: &Report) -> String {
     if undefined > 0 {
         let _ = writeln!(m, "\n{undefined} undefined scores (STOI needs 0.4 s of speech) are left out of the means.");
     }
+    m.push_str(&inversions_note(r));
     let _ = writeln!(m, "\nHigh band (full-band voices, 15 dB SNR, 48 kHz): output-to-clean energy in 8–16 kHz during speech:");
     for (k, v) in &r.high_band_db {
         let _ = writeln!(m, "- {k}: {v:+.2} dB");

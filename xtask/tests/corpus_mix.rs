@@ -508,3 +508,28 @@ fn clip_windows_reach_past_the_start_of_long_clips_and_fade_in() {
     let late = windows.iter().filter(|&&f| f == 1100.0).count();
     assert!(late >= 6 && late < windows.len(), "{windows:?}");
 }
+
+#[test]
+fn pesq_inversions_flag_mixtures_whose_noisy_score_falls_as_the_snr_rises() {
+    use xtask::eval::{pesq_inversions, MixtureScores};
+    let mixture = |index: usize, system: &'static str, by_snr: [f64; 5]| {
+        [-5, 0, 5, 10, 15].into_iter().zip(by_snr).map(move |(snr, pesq_wb)| MixtureScores {
+            rate: 48_000,
+            snr,
+            index,
+            noise: "recorded",
+            system: system.to_string(),
+            pesq_wb,
+            stoi: 0.5,
+            si_sdr: 0.0,
+        })
+    };
+    let all: Vec<MixtureScores> = mixture(0, "noisy", [1.1, 1.2, 1.4, 1.7, 2.0]) // rising: fine
+        .chain(mixture(1, "noisy", [1.99, 1.34, 1.64, 1.67, 1.96])) // −5 dB above 0 dB by 0.65
+        .chain(mixture(2, "noisy", [1.25, 1.15, 1.22, 1.31, 1.52])) // a dip of 0.1: chance
+        .chain(mixture(3, "noisy", [1.1, 1.5, 1.6, 1.2, 2.0])) // 10 dB below 5 dB by 0.4
+        .chain(mixture(4, "lull", [4.2, 1.3, 1.6, 1.9, 2.2])) // a denoiser's score is not the test
+        .collect();
+    assert_eq!(pesq_inversions(&all, 0.3), vec![(48_000, 1), (48_000, 3)]);
+    assert_eq!(pesq_inversions(&all, 0.05), vec![(48_000, 1), (48_000, 2), (48_000, 3)]);
+}
