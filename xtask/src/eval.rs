@@ -473,7 +473,7 @@ pub fn update_model_card(card: &Path, table: &str, command: &str) -> Result<()> 
     let old = std::fs::read_to_string(card).with_context(|| format!("cannot read model card {}", card.display()))?;
     let section = format!("{CARD_START}\n## Evaluation\n\nCommand: `{command}`\n\n{table}{CARD_END}\n");
     let new = match (old.find(CARD_START), old.find(CARD_END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{}{}", &old[..a], section, old[b + CARD_END.len()..].trim_start_matches('\n')),
+        (Some(a), Some(b)) if b > a => format!("{}{}\n{}", &old[..a], section, old[b + CARD_END.len()..].trim_start_matches('\n')),
         _ => {
             // Replace export's "not evaluated yet" line, and go before the experiment log.
             let old = old.replace(NOT_EVALUATED, "");

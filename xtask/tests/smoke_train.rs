@@ -92,6 +92,8 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     assert!(!card.contains("Not evaluated yet") && !card.contains("first table"), "{card}");
     let (table, notes) = (card.find("| second table |").unwrap(), card.find("## What was tried").unwrap());
     assert!(table < notes && card.contains("- a note"), "{card}");
+    // Replaced twice, the section still ends in a blank line before the next heading.
+    assert!(card.contains("-->\n\n## What was tried"), "{card}");
 
     // A run on the real corpus names its data and licences, and the generated voice only when
     // it drew on it.
