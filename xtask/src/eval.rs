@@ -220,16 +220,17 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                 let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
                 for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate)?) {
                     let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
-                    let defined = |v: f64, count: usize| if count > 0 { v } else { f64::NAN };
+                    // The mean of one mixture: its scores, NaN where undefined.
+                    let one = mean(&s);
                     mixtures.push(MixtureScores {
                         rate,
                         snr: snr as i32,
                         index: i,
                         noise: class.name(),
                         system: name.to_string(),
-                        pesq_wb: defined(s.pesq_wb, s.counts[0]),
-                        stoi: defined(s.stoi, s.counts[1]),
-                        si_sdr: defined(s.si_sdr, s.counts[2]),
+                        pesq_wb: one.pesq_wb,
+                        stoi: one.stoi,
+                        si_sdr: one.si_sdr,
                     });
                     let acc = sums.entry(rate).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default();
                     add(acc, &s);
@@ -341,7 +342,6 @@ fn means<K: Ord + Clone>(sums: BTreeMap<K, BTreeMap<i32, BTreeMap<String, Scores
     (all, per_snr)
 }
 
-/// The report as markdown tables.
 /// How much higher the noisy input must score at a lower SNR than at a higher one before
 /// `pesq_inversions` calls it PESQ's failure rather than chance.
 pub const PESQ_INVERSION_MARGIN: f64 = 0.3;
@@ -387,18 +387,17 @@ fn inversions_note(r: &Report) -> String {
         names.join(", ")
     );
     for rate in r.buckets.keys() {
-        let mut sums: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-        for x in r.mixtures.iter().filter(|x| x.rate == *rate && x.snr == SNRS[0] as i32 && x.pesq_wb.is_finite() && !odd.contains(&(x.rate, x.index))) {
-            let e = sums.entry(x.system.as_str()).or_default();
-            e.0 += x.pesq_wb;
-            e.1 += 1;
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for x in r.mixtures.iter().filter(|x| x.rate == *rate && x.snr == SNRS[0] as i32 && !odd.contains(&(x.rate, x.index))) {
+            tally_finite(&mut sums, &x.system, x.pesq_wb);
         }
-        let per: Vec<String> = SYSTEMS.iter().filter_map(|sys| sums.get(sys).map(|(s, n)| format!("{sys} {:.3}", s / *n as f64))).collect();
+        let per: Vec<String> = SYSTEMS.iter().filter_map(|sys| sums.get(*sys).map(|(s, n)| format!("{sys} {:.3}", s / *n as f64))).collect();
         let _ = writeln!(m, "- {:.2} k: {}", *rate as f64 / 1000.0, per.join(", "));
     }
     m
 }
 
+/// The report as markdown tables.
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "Test split, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
