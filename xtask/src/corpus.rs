@@ -17,7 +17,7 @@ use rand_distr::Distribution;
 use crate::augment;
 use crate::data::analyze::{active_level, noise_floor_db};
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
-use crate::data::packages::is_generated;
+use crate::data::packages::GENERATED;
 use crate::metrics::resample;
 use crate::synth::scale_to_snr;
 use crate::train::{Example, ExampleSource, Utterance};
@@ -35,8 +35,9 @@ struct Clip {
     bandwidth_hz: f32,
     /// Active level in dB re full scale, from the manifest.
     level_db: f32,
-    /// Generated speech (`cargo xtask data --piper`), drawn only with `with_generated_speech`.
-    generated: bool,
+    /// The generated voice that spoke it (`cargo xtask data --piper`/`--kokoro`; its package
+    /// name), drawn only with `with_generated_speech`; `None` for a recording.
+    generated: Option<&'static str>,
 }
 
 impl Clip {
@@ -114,7 +115,7 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
                 rate,
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
-                generated: is_generated(&c.package),
+                generated: GENERATED.iter().find(|p| p.name == c.package).map(|p| p.name),
             })
         })
         .collect::<Result<Vec<_>>>();
@@ -147,8 +148,13 @@ impl CorpusSource {
 
     /// How often each speech clip is drawn: by its length, full-band voices boosted, the clips
     /// `left_out` marks never, and generated speech scaled to `generated_share` of all draws
-    /// (0: never, so a corpus with it draws exactly what one without it does).
+    /// (0: never, so a corpus with it draws exactly what one without it does), each generated
+    /// voice as often as the others however much it spoke.
     fn speech_weights(speech: &[Clip], left_out: &[bool], generated_share: f64) -> Result<WeightedIndex<f64>> {
+        WeightedIndex::new(Self::speech_weight_values(speech, left_out, generated_share)?).context("speech clip weights (is every clip excluded?)")
+    }
+
+    fn speech_weight_values(speech: &[Clip], left_out: &[bool], generated_share: f64) -> Result<Vec<f64>> {
         let mut weights: Vec<f64> = speech
             .iter()
             .zip(left_out)
@@ -158,19 +164,23 @@ impl CorpusSource {
                 false => c.seconds(),
             })
             .collect();
-        let total = |generated: bool| -> f64 { speech.iter().zip(&weights).filter(|(c, _)| c.generated == generated).map(|(_, w)| w).sum() };
-        let (recorded, generated) = (total(false), total(true));
+        let total = |voice: Option<&str>| -> f64 { speech.iter().zip(&weights).filter(|(c, _)| c.generated == voice).map(|(_, w)| w).sum() };
+        let recorded = total(None);
+        let voices = Self::voices_of(speech);
         anyhow::ensure!(
-            generated_share == 0.0 || generated > 0.0,
-            "a share of generated speech was asked for, but the corpus has none in this split; build it with `cargo xtask data --piper`"
+            generated_share == 0.0 || !voices.is_empty(),
+            "a share of generated speech was asked for, but the corpus has none in this split; build it with `cargo xtask data --piper` (or `--kokoro`)"
         );
-        let scale = if generated_share == 0.0 { 0.0 } else { generated_share / (1.0 - generated_share) * recorded / generated };
+        // Each voice's clips together weigh `generated_share / (1 − generated_share) · recorded`
+        // divided among the voices.
+        let per_voice = if generated_share == 0.0 { 0.0 } else { generated_share / (1.0 - generated_share) * recorded / voices.len() as f64 };
+        let scales: Vec<(&str, f64)> = voices.iter().map(|v| (*v, per_voice / total(Some(v)).max(f64::MIN_POSITIVE))).collect();
         for (w, c) in weights.iter_mut().zip(speech) {
-            if c.generated {
-                *w *= scale;
+            if let Some(voice) = c.generated {
+                *w *= scales.iter().find(|(v, _)| *v == voice).map_or(0.0, |(_, s)| *s);
             }
         }
-        WeightedIndex::new(&weights).context("speech clip weights (is every clip excluded?)")
+        Ok(weights)
     }
 
     /// Draws `share` (0 ≤ share < 1) of the speech clips, for the voice and for babble, from
@@ -186,7 +196,16 @@ impl CorpusSource {
 
     /// Seconds of generated speech in this split, drawn or not.
     pub fn generated_speech_seconds(&self) -> f64 {
-        self.speech.iter().filter(|c| c.generated).map(Clip::seconds).sum()
+        self.speech.iter().filter(|c| c.generated.is_some()).map(Clip::seconds).sum()
+    }
+
+    /// The generated voices in this split (package names, in `GENERATED` order).
+    pub fn generated_voices(&self) -> Vec<&'static str> {
+        Self::voices_of(&self.speech)
+    }
+
+    fn voices_of(speech: &[Clip]) -> Vec<&'static str> {
+        GENERATED.iter().map(|p| p.name).filter(|name| speech.iter().any(|c| c.generated == Some(*name))).collect()
     }
 
     /// Draws no speech clip (for the voice or for babble) whose own noise floor lies less than
@@ -275,7 +294,7 @@ impl CorpusSource {
     /// Recorded speech in this split (for reporting; generated speech has
     /// `generated_speech_seconds`).
     pub fn speech_seconds(&self) -> f64 {
-        self.speech.iter().filter(|c| !c.generated).map(Clip::seconds).sum()
+        self.speech.iter().filter(|c| c.generated.is_none()).map(Clip::seconds).sum()
     }
 
     /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.
@@ -485,5 +504,28 @@ impl ExampleSource for CorpusSource {
             return finish_mix(vec![0.0; len], noise, Vec::new(), rate, snr, level_db);
         }
         self.mix(rng, rate, len, snr, level_db, NoiseChoice::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(seconds: usize, generated: Option<&'static str>) -> Clip {
+        Clip { samples: vec![0.0; seconds * 16_000].into(), rate: 16_000, bandwidth_hz: 8_000.0, level_db: -26.0, generated }
+    }
+
+    #[test]
+    fn each_generated_voice_weighs_the_same_whatever_it_spoke() {
+        // 10 s recorded; Piper spoke 6 s in two clips, one Kokoro voice 1 s.
+        let speech = [clip(10, None), clip(4, Some("piper-joe")), clip(2, Some("piper-joe")), clip(1, Some("kokoro-jm_kumo"))];
+        let w = CorpusSource::speech_weight_values(&speech, &[false; 4], 0.5).unwrap();
+        // Half of all draws generated, split evenly between the two voices, by length within one.
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(w[0], 10.0) && close(w[1] + w[2], 5.0) && close(w[1], 2.0 * w[2]) && close(w[3], 5.0), "{w:?}");
+        assert_eq!(CorpusSource::voices_of(&speech), ["piper-joe", "kokoro-jm_kumo"]);
+        // No share: generated clips are never drawn.
+        let w = CorpusSource::speech_weight_values(&speech, &[false; 4], 0.0).unwrap();
+        assert_eq!(&w[1..], &[0.0; 3]);
     }
 }

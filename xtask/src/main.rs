@@ -157,11 +157,12 @@ enum Command {
         /// at low SNR (2: half of them below +1.25 dB) within the same −5…20 dB range.
         #[arg(long, default_value_t = 1.0)]
         low_snr_emphasis: f64,
-        /// Share of the training speech (voices and babble) drawn from the generated Piper
-        /// voice of `cargo xtask data --piper` (0 = none; the rest from the recordings). The
-        /// shipped model uses 0.2, so it needs a corpus built with `--piper`.
-        #[arg(long, default_value_t = 0.2)]
-        piper_share: f64,
+        /// Share of the training speech (voices and babble) drawn from the generated voices of
+        /// `cargo xtask data --piper` and `--kokoro`, each voice equally often (0 = none; the
+        /// rest from the recordings). The shipped model uses 0.2, so it needs a corpus built
+        /// with `--piper`. Once called `--piper-share`, which still works.
+        #[arg(long, alias = "piper-share", default_value_t = 0.2)]
+        generated_share: f64,
         /// Enter a speech clip longer than the room left in a training sequence at a random
         /// point instead of its beginning, so the middles and ends of long recordings are heard
         /// (without it, 2.5 of the 8.4 h of recorded training speech never reach the model).
@@ -242,7 +243,7 @@ fn main() -> Result<()> {
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, piper_share, clip_windows,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -273,7 +274,7 @@ fn main() -> Result<()> {
             let (high_band_gain_power, gain_power, under_suppression) = (pick!(options.high_band_gain_power), pick!(options.gain_power), pick!(options.under_suppression));
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
-            let (low_snr_emphasis, piper_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.piper_share), pick!(options.clip_windows));
+            let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -289,7 +290,7 @@ fn main() -> Result<()> {
             ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
             ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
             ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
-            ensure_in("--piper-share", piper_share, 0.0..=0.9)?;
+            ensure_in("--generated-share", generated_share, 0.0..=0.9)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -298,6 +299,7 @@ fn main() -> Result<()> {
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
+            let mut generated_voices = Vec::new();
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {
                 "synthetic" => (Arc::new(synth::SyntheticSource), Arc::new(synth::SyntheticSource)),
                 "data" => (
@@ -319,14 +321,17 @@ fn main() -> Result<()> {
                                 train.speech_seconds() / 3600.0
                             );
                         }
-                        if piper_share > 0.0 {
-                            train = train.with_generated_speech(piper_share).with_context(|| {
-                                format!("--piper-share {piper_share} draws on the Piper voice of `cargo xtask data --piper`; `--piper-share 0` trains on the recordings alone")
+                        if generated_share > 0.0 {
+                            train = train.with_generated_speech(generated_share).with_context(|| {
+                                format!("--generated-share {generated_share} draws on the generated voices of `cargo xtask data --piper` (and `--kokoro`); `--generated-share 0` trains on the recordings alone")
                             })?;
+                            generated_voices = train.generated_voices().into_iter().map(String::from).collect();
                             println!(
-                                "drawing {:.0} % of the training speech from {:.2} h of the Piper voice",
-                                piper_share * 100.0,
-                                train.generated_speech_seconds() / 3600.0
+                                "drawing {:.0} % of the training speech from {:.2} h of {} generated voice(s), each equally often: {}",
+                                generated_share * 100.0,
+                                train.generated_speech_seconds() / 3600.0,
+                                generated_voices.len(),
+                                generated_voices.join(", ")
                             );
                         }
                         Arc::new(train)
@@ -354,7 +359,8 @@ fn main() -> Result<()> {
                 min_speech_snr_db,
                 speech_highpass_hz,
                 low_snr_emphasis,
-                piper_share,
+                generated_share,
+                generated_voices,
                 clip_windows,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));

@@ -108,10 +108,15 @@ pub struct TrainOptions {
     /// 1 = uniform, as before it existed.
     #[serde(default = "one")]
     pub low_snr_emphasis: f64,
-    /// Share of training speech drawn from the generated Piper voice
-    /// (`CorpusSource::with_generated_speech`); 0 = none, as before it existed.
+    /// Share of training speech drawn from the generated voices
+    /// (`CorpusSource::with_generated_speech`); 0 = none, as before it existed. Called
+    /// `piper_share` while Piper's `joe` was the only one.
+    #[serde(default, alias = "piper_share")]
+    pub generated_share: f64,
+    /// The generated voices the run drew on (package names); empty with a share from before
+    /// this was recorded, when Piper's `joe` was the only one.
     #[serde(default)]
-    pub piper_share: f64,
+    pub generated_voices: Vec<String>,
     /// Long speech clips entered at a random point (`CorpusSource::with_clip_windows`); off,
     /// as before it existed.
     #[serde(default)]

@@ -151,6 +151,8 @@ fn fixture() -> Fixture {
     put("piper-joe", "fortunes/0003/01.wav", &speech(22_050, 9_000.0, 19), 22_050, exp(22_050, 9_000.0));
     // A fortune an interrupted run left half spoken.
     put("piper-joe", "fortunes/0004.partial/00.wav", &speech(22_050, 9_000.0, 20), 22_050, None);
+    // A Kokoro voice (`--kokoro`): 24 kHz, speech up to 12 kHz.
+    put("kokoro-jm_kumo", "riddles/0007/00.wav", &speech(24_000, 11_000.0, 21), 24_000, exp(24_000, 11_000.0));
 
     // (`put` is done with `expected` now.)
     expected.insert(
@@ -225,6 +227,9 @@ fn processing_selects_the_right_clips_and_measures_them() {
     assert_eq!((joe.kind, joe.speaker.as_deref(), joe.language.as_deref()), (Kind::Speech, Some("piper:joe"), Some("en_US")));
     assert_eq!(joe.split, Split::Train, "the generated voice trains only; the evaluation stays on recordings");
     assert!(packages::is_generated(&joe.package) && !packages::is_generated("festvox-ru"));
+    let kumo = clip("kokoro-jm_kumo", "riddles/0007/00.wav");
+    assert_eq!((kumo.speaker.as_deref(), kumo.language.as_deref(), kumo.split), (Some("kokoro:jm_kumo"), Some("en"), Split::Train));
+    assert!(packages::is_generated(&kumo.package));
     let water = clip("lincity-ng-data", "Water1.wav");
     assert_eq!((water.version.as_str(), water.deb_sha256.as_deref()), ("2.9~git20150314-5", None));
 
@@ -436,11 +441,13 @@ fn split_tables_name_each_unit_once() {
 }
 
 #[test]
-fn the_piper_pins_are_the_ones_the_python_tests_install() {
-    // `tests/python/test_piper_voices.py` runs the data step's script with the packages of
-    // tests/python/requirements.txt; they must be the versions `--piper` installs.
+fn the_voice_pins_are_the_ones_the_python_tests_install() {
+    // `tests/python/test_{piper,kokoro}_voices.py` run the data step's scripts with the packages
+    // of tests/python/requirements.txt; they must be the versions `--piper`/`--kokoro` install.
     let req = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/requirements.txt")).unwrap();
-    for pin in xtask::data::piper::REQUIREMENTS {
-        assert!(req.lines().any(|l| l.trim() == pin), "tests/python/requirements.txt lacks `{pin}`");
+    for engine in [&xtask::data::voices::PIPER, &xtask::data::voices::KOKORO] {
+        for pin in engine.requirements {
+            assert!(req.lines().any(|l| l.trim() == *pin), "tests/python/requirements.txt lacks `{pin}`");
+        }
     }
 }

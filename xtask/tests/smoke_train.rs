@@ -37,7 +37,8 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             min_speech_snr_db: None,
             speech_highpass_hz: None,
             low_snr_emphasis: 1.0,
-            piper_share: 0.0,
+            generated_share: 0.0,
+            generated_voices: vec![],
             clip_windows: false,
         },
         run_dir: dir.to_path_buf(),
@@ -101,7 +102,10 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
         let state_path = dir.join(train::STATE);
         let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
         state["corpus"] = "data".into();
-        state["options"]["piper_share"] = share.into();
+        let options = state["options"].as_object_mut().unwrap();
+        // Run directories from before the Kokoro voices call the share `piper_share`.
+        options.remove("generated_share");
+        options.insert("piper_share".into(), share.into());
         std::fs::write(&state_path, state.to_string()).unwrap();
         xtask::export::export(&dir, &weights).unwrap();
         let card = std::fs::read_to_string(&card_path).unwrap();

