@@ -63,6 +63,11 @@ pub const KOKORO: Engine = Engine {
 /// voices into `extract_root/<voice>`, installing the engine first if needed.
 pub fn speak(engine: &Engine, data_dir: &Path, extract_root: &Path, text: &Deb) -> Result<()> {
     let work = data_dir.join(engine.name);
+    // Kokoro reads from espeak-ng's phonemes: say so before minutes of installing.
+    let espeak = match engine.name == KOKORO.name {
+        true => Some(tools::require("espeak-ng", "espeak-ng", "for the English phonemes the Kokoro voices read (--kokoro)")?),
+        false => None,
+    };
     let python = venv(engine, &work.join("venv"))?;
     write_atomically(&work.join("fortunes.py"), FORTUNES.as_bytes())?;
     let script = work.join(engine.script_name);
@@ -78,8 +83,7 @@ pub fn speak(engine: &Engine, data_dir: &Path, extract_root: &Path, text: &Deb) 
             "finding the Piper voice model in the venv",
         )?;
         cmd.arg("--out").arg(extract_root.join(PIPER_VOICE.name)).arg("--model").arg(String::from_utf8_lossy(&model.stdout).trim());
-    } else {
-        let espeak = tools::require("espeak-ng", "espeak-ng", "for the English phonemes the Kokoro voices read (--kokoro)")?;
+    } else if let Some(espeak) = espeak {
         let version = tools::run(Command::new(&espeak).arg("--version"), "`espeak-ng --version`")?;
         let version = String::from_utf8_lossy(&version.stdout);
         // "eSpeak NG text-to-speech: 1.51  Data at: …"
