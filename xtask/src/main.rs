@@ -59,6 +59,10 @@ enum Command {
         seq_frames: usize,
         #[arg(long, default_value_t = 2e-3)]
         lr: f64,
+        /// AdamW's decoupled weight decay: each step shrinks every weight by lr × this. The
+        /// shipped model uses 1e-4 (next to none).
+        #[arg(long, default_value_t = train::WEIGHT_DECAY)]
+        weight_decay: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, default_value_t = 100)]
@@ -239,7 +243,7 @@ fn main() -> Result<()> {
             nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args))
         }
         Command::Train {
-            corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, seed, val_every, val_batches,
+            corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, weight_decay, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
@@ -275,6 +279,7 @@ fn main() -> Result<()> {
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
+            let weight_decay = pick!(options.weight_decay);
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -291,6 +296,7 @@ fn main() -> Result<()> {
             ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
             ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
             ensure_in("--generated-share", generated_share, 0.0..=0.9)?;
+            ensure_in("--weight-decay", weight_decay, 0.0..=1.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -362,6 +368,7 @@ fn main() -> Result<()> {
                 generated_share,
                 generated_voices,
                 clip_windows,
+                weight_decay,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

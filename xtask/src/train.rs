@@ -121,6 +121,17 @@ pub struct TrainOptions {
     /// as before it existed.
     #[serde(default)]
     pub clip_windows: bool,
+    /// AdamW's decoupled weight decay (each step shrinks every weight by `lr · weight_decay`);
+    /// 1e-4, as before it was an option.
+    #[serde(default = "legacy_weight_decay")]
+    pub weight_decay: f64,
+}
+
+/// The weight decay of every run before `--weight-decay`, and its default.
+pub const WEIGHT_DECAY: f64 = 1e-4;
+
+fn legacy_weight_decay() -> f64 {
+    WEIGHT_DECAY
 }
 
 fn legacy_level_min() -> f64 {
@@ -605,7 +616,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     state.options = options.clone();
     let mut opt = AdamW::new(
         varmap.all_vars(),
-        ParamsAdamW { lr: lr_at(&options, progress(&options, state.step, state.elapsed_s)), weight_decay: 1e-4, ..Default::default() },
+        ParamsAdamW { lr: lr_at(&options, progress(&options, state.step, state.elapsed_s)), weight_decay: options.weight_decay, ..Default::default() },
     )?;
 
     // A fixed validation set, drawn once from its own seed.
