@@ -79,6 +79,7 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     let weights = loss_fell_and_export_loads(&resumed, &config, &dir);
     let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
     assert!(card.contains(&config.parameter_count().to_string()));
+    assert!(card.contains("AdamW lr 0.005 (warm-up, cosine decay), weight decay 0.0001, seed 3"), "{card}");
 
     // A re-export keeps the hand-written experiment log; an evaluation goes in before it and
     // replaces the previous one.
