@@ -9,7 +9,7 @@ use xtask::{net, train};
 fn main() {
     let config = ModelConfig::default();
     let varmap = VarMap::new();
-    let netw = net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let netw = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
     let mut opt = AdamW::new(varmap.all_vars(), ParamsAdamW::default()).unwrap();
     let sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("batch sizes are whole numbers")).collect();
     let sizes = if sizes.is_empty() { vec![16, 32, 64] } else { sizes };
@@ -25,7 +25,7 @@ fn main() {
         };
         let s = Instant::now();
         for _ in 0..3 {
-            let l = train::loss(&netw, &batch, train::Asymmetry::SYMMETRIC).unwrap();
+            let l = train::loss(&netw, &batch, train::Asymmetry::SYMMETRIC, None).unwrap();
             opt.backward_step(&l).unwrap();
         }
         let dt = s.elapsed().as_secs_f64() / 3.0;

@@ -63,6 +63,11 @@ enum Command {
         /// shipped model uses 1e-4 (next to none).
         #[arg(long, default_value_t = train::WEIGHT_DECAY)]
         weight_decay: f64,
+        /// Dropout between the LSTM layers and before the output layer: each of a layer's
+        /// outputs is zeroed with this probability in every training step (not in validation or
+        /// the plugin). The shipped model uses none
+        #[arg(long, default_value_t = 0.0)]
+        dropout: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, default_value_t = 100)]
@@ -243,7 +248,7 @@ fn main() -> Result<()> {
             nice_plug_xtask::main_with_args("cargo xtask", std::iter::once("bundle".to_string()).chain(args))
         }
         Command::Train {
-            corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, weight_decay, seed, val_every, val_batches,
+            corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
             checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
@@ -279,7 +284,7 @@ fn main() -> Result<()> {
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
-            let weight_decay = pick!(options.weight_decay);
+            let (weight_decay, dropout) = (pick!(options.weight_decay), pick!(options.dropout));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -297,6 +302,7 @@ fn main() -> Result<()> {
             ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
             ensure_in("--generated-share", generated_share, 0.0..=0.9)?;
             ensure_in("--weight-decay", weight_decay, 0.0..=1.0)?;
+            ensure_in("--dropout", dropout, 0.0..=0.9)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -369,6 +375,7 @@ fn main() -> Result<()> {
                 generated_voices,
                 clip_windows,
                 weight_decay,
+                dropout,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

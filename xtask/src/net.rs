@@ -5,6 +5,7 @@
 use candle_core::{DType, Device, IndexOp, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder, VarMap};
 use lull::model::{ModelConfig, DF_TAP_MAX};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::lstm_op::lstm_sequence;
 
@@ -18,8 +19,7 @@ struct Lstm {
 
 impl Lstm {
     fn new(vb: VarBuilder, input: usize, hidden: usize) -> Result<Self> {
-        // PyTorch's default: U(−1/√H, 1/√H) for every weight and bias.
-        let k = 1.0 / (hidden as f64).sqrt();
+        let k = init_bound(hidden);
         let init = Init::Uniform { lo: -k, up: k };
         Ok(Self {
             w_ih: vb.get_with_hints((4 * hidden, input), "weight_ih", init)?,
@@ -93,7 +93,7 @@ impl LullNet {
         let layers = (0..config.layers)
             .map(|l| Lstm::new(vb.pp(format!("lstm.{l}")), config.layer_input(l), config.hidden))
             .collect::<Result<Vec<_>>>()?;
-        let k = 1.0 / (config.hidden as f64).sqrt();
+        let k = init_bound(config.hidden);
         let out_w = vb.get_with_hints(
             (config.n_outputs(), config.hidden),
             "out.weight",
@@ -110,18 +110,33 @@ impl LullNet {
 
     /// features: (batch, time, n_features).
     pub fn forward(&self, features: &Tensor) -> Result<NetOutput> {
-        self.forward_with(features, Lstm::forward)
+        self.forward_with(features, Lstm::forward, None)
+    }
+
+    /// `forward` for a training step, with `dropout` on what every LSTM layer hands on.
+    pub fn forward_train(&self, features: &Tensor, dropout: Option<Dropout>) -> Result<NetOutput> {
+        self.forward_with(features, Lstm::forward, dropout)
     }
 
     /// `forward` with the hop-by-hop reference LSTM instead of the fused op (for tests).
     pub fn forward_reference(&self, features: &Tensor) -> Result<NetOutput> {
-        self.forward_with(features, Lstm::forward_reference)
+        self.forward_with(features, Lstm::forward_reference, None)
     }
 
-    fn forward_with(&self, features: &Tensor, lstm: fn(&Lstm, &Tensor) -> Result<Tensor>) -> Result<NetOutput> {
+    fn forward_with(
+        &self,
+        features: &Tensor,
+        lstm: fn(&Lstm, &Tensor) -> Result<Tensor>,
+        dropout: Option<Dropout>,
+    ) -> Result<NetOutput> {
+        let mut rng = dropout.map(|d| (d.p, StdRng::seed_from_u64(d.seed)));
         let mut x = features.clone();
         for layer in &self.layers {
             x = lstm(layer, &x)?;
+            if let Some((p, rng)) = &mut rng {
+                let mask = dropout_mask(x.dims(), *p, rng, x.device())?;
+                x = (x * mask)?;
+            }
         }
         let logits = x.broadcast_matmul(&self.out_w.t()?)?.broadcast_add(&self.out_b)?;
         let c = &self.config;
@@ -150,12 +165,52 @@ impl LullNet {
     }
 }
 
-/// Builds a fresh network whose variables live in `varmap`. Deep-filter taps start at exactly
+/// Dropout (Srivastava et al. 2014) for one training step: each of the LSTM layers' outputs
+/// (the next layer's input, and the output layer's) is zeroed with probability `p` and the rest
+/// scaled by 1 / (1 − `p`), so inference, which uses them all, sees the same expected value. Only
+/// the connections between layers, not the recurrent ones, as Zaremba et al. (2014) do for
+/// LSTMs: dropping a recurrent state would cut the memory the gains depend on. The masks come
+/// from `seed` (the run's seed and step), so a run stays reproducible.
+#[derive(Debug, Clone, Copy)]
+pub struct Dropout {
+    pub p: f64,
+    pub seed: u64,
+}
+
+fn dropout_mask(shape: &[usize], p: f64, rng: &mut StdRng, device: &Device) -> Result<Tensor> {
+    let keep = (1.0 / (1.0 - p)) as f32;
+    let n = shape.iter().product();
+    let mask: Vec<f32> = (0..n).map(|_| if rng.gen::<f64>() < p { 0.0 } else { keep }).collect();
+    Tensor::from_vec(mask, shape, device)
+}
+
+/// PyTorch's default initialisation bound: U(−1/√H, 1/√H) for every LSTM weight and bias and
+/// for the output layer's weights.
+fn init_bound(hidden: usize) -> f64 {
+    1.0 / (hidden as f64).sqrt()
+}
+
+/// Builds a fresh network whose variables live in `varmap`, its initial weights drawn from
+/// `seed`. (candle draws `Init::Uniform` on the CPU from an unseeded thread RNG, so each
+/// uniform variable is redrawn here, in the order of `tensor_shapes`, with the same bounds: the
+/// run's seed then fixes the whole run, not only its data.) Deep-filter taps start at exactly
 /// zero (their rows of the output layer and their bias), so an untrained filter adds nothing to
 /// the band gains' output and the network starts as a band-gain model; it learns a correction
 /// from there.
-pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device) -> Result<LullNet> {
+pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device, seed: u64) -> Result<LullNet> {
     let net = LullNet::new(config, VarBuilder::from_varmap(varmap, DType::F32, device))?;
+    {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let k = init_bound(config.hidden) as f32;
+        let vars = varmap.data().lock().expect("variable map lock");
+        for (name, shape) in config.tensor_shapes() {
+            if name == "out.bias" {
+                continue; // a constant (see `LullNet::new`)
+            }
+            let values: Vec<f32> = (0..shape.iter().product()).map(|_| rng.gen_range(-k..k)).collect();
+            vars[&name].set(&Tensor::from_vec(values, shape, device)?)?;
+        }
+    }
     if config.df_order > 0 {
         let (taps, n) = (config.tap_outputs(), config.n_outputs());
         let mut bias = vec![2.0f32; n];

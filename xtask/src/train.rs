@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::featurize::{featurize, Sample};
-use crate::net::{self, LullNet};
+use crate::net::{self, Dropout, LullNet};
 
 /// One (clean, noise) pair at its sample rate, before featurisation.
 pub struct Example {
@@ -125,6 +125,10 @@ pub struct TrainOptions {
     /// 1e-4, as before it was an option.
     #[serde(default = "legacy_weight_decay")]
     pub weight_decay: f64,
+    /// Dropout on what each LSTM layer hands on (`net::Dropout`), as a probability; 0 = none,
+    /// as before it existed.
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 /// The weight decay of every run before `--weight-decay`, and its default.
@@ -323,8 +327,9 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut St
 /// Gain loss on compressed gains (√g as in RNNoise, so errors on quiet bands count; g^p in
 /// speech frames where `Asymmetry` says so) masked by the sample weights, the deep filter's spectral loss if it has one, plus a small voice-activity
 /// cross-entropy.
-pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry) -> Result<Tensor> {
-    let out = net.forward(&b.features)?;
+/// With `dropout` (training steps only) the network runs with it (`LullNet::forward_train`).
+pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry, dropout: Option<Dropout>) -> Result<Tensor> {
+    let out = net.forward_train(&b.features, dropout)?;
     let mut total = gain_loss(&out.gains, b, net.config(), asymmetry)?;
     match (&out.taps, &b.df) {
         (Some(taps), Some(df)) => {
@@ -568,7 +573,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<(RunState, VarMap, LullNet)> {
 /// Builds the network for `config` and loads the checkpoint in `dir` into it.
 fn load_weights(dir: &Path, config: &ModelConfig) -> Result<(VarMap, LullNet)> {
     let mut varmap = VarMap::new();
-    let net = net::build(config, &varmap, &Device::Cpu)?;
+    let net = net::build(config, &varmap, &Device::Cpu, 0)?; // the checkpoint overwrites every weight
     let ck = dir.join(CHECKPOINT);
     varmap.load(&ck).with_context(|| format!("cannot load checkpoint {}", ck.display()))?;
     Ok((varmap, net))
@@ -599,7 +604,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         (state, varmap, net)
     } else {
         let varmap = VarMap::new();
-        let net = net::build(&config, &varmap, &Device::Cpu)?;
+        let net = net::build(&config, &varmap, &Device::Cpu, options.seed)?;
         let state = RunState {
             config: config.clone(),
             options: options.clone(),
@@ -627,7 +632,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     let validate = |net: &LullNet| -> Result<f32> {
         let mut total = 0.0;
         for b in &val {
-            total += loss(net, b, options.asymmetry())?.to_scalar::<f32>()?;
+            total += loss(net, b, options.asymmetry(), None)?.to_scalar::<f32>()?;
         }
         Ok(total / val.len().max(1) as f32)
     };
@@ -657,7 +662,9 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
         let batch = loader.next()?;
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
-        let l = loss(&net, &batch, options.asymmetry())?;
+        // Masks drawn from the seed and the step: a resumed run draws what it would have.
+        let dropout = (options.dropout > 0.0).then(|| Dropout { p: options.dropout, seed: options.seed ^ (state.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) });
+        let l = loss(&net, &batch, options.asymmetry(), dropout)?;
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;
         anyhow::ensure!(lv.is_finite(), "loss became {lv} at step {}; lower --lr", state.step);

@@ -68,7 +68,7 @@ fn a_fresh_network_starts_as_a_band_gain_model() {
     use lull::model::ModelConfig;
     let config = ModelConfig { hidden: 16, layers: 1, fine_bins: 8, df_order: 3, ..ModelConfig::default() };
     let varmap = candle_nn::VarMap::new();
-    let net = xtask::net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let net = xtask::net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let f = config.n_features();
     let input: Vec<f32> = (0..20 * f).map(|_| rng.gen_range(-2.0..2.0)).collect();

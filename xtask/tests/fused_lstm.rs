@@ -25,7 +25,7 @@ fn max_abs(a: &Tensor) -> f32 {
 fn fused_lstm_matches_the_op_by_op_reference_in_value_and_gradient() {
     let config = ModelConfig { hidden: 24, layers: 2, n_bands: 12, fine_bins: 10, ..ModelConfig::default() };
     let mut varmap = VarMap::new();
-    let model = net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let model = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     // Weights larger than the default initialisation so every gate saturates somewhere.
     for (name, shape) in config.tensor_shapes() {
@@ -61,7 +61,7 @@ fn fused_lstm_matches_the_op_by_op_reference_in_value_and_gradient() {
 fn fused_lstm_handles_a_single_hop_and_a_single_sequence() {
     let config = ModelConfig { hidden: 8, layers: 1, n_bands: 4, ..ModelConfig::default() };
     let varmap = VarMap::new();
-    let model = net::build(&config, &varmap, &Device::Cpu).unwrap();
+    let model = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let x = randn(&mut rng, &[1, 1, config.n_features()], 1.0);
     let a = model.forward(&x).unwrap();

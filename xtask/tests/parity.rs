@@ -9,7 +9,7 @@ use xtask::net;
 
 fn parity(config: &ModelConfig) {
     let mut varmap = VarMap::new();
-    let candle_net = net::build(config, &varmap, &Device::Cpu).unwrap();
+    let candle_net = net::build(config, &varmap, &Device::Cpu, 0).unwrap();
     // Seeded weights, larger than the default initialisation so the outputs swing over most of
     // 0..1 and the comparison exercises every nonlinearity.
     let mut rng = rand::rngs::StdRng::seed_from_u64(17);

@@ -41,6 +41,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             generated_voices: vec![],
             clip_windows: false,
             weight_decay: train::WEIGHT_DECAY,
+            dropout: 0.0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -175,6 +176,25 @@ fn runs_from_before_the_speech_level_options_keep_their_levels() {
     let o: TrainOptions = serde_json::from_str(json).unwrap();
     assert_eq!((o.speech_level_min_db, o.speech_level_max_db), (-42.0, -12.0));
     assert_eq!(o.weight_decay, 1e-4, "the decay every run had before it was an option");
+    assert_eq!(o.dropout, 0.0, "no run had dropout before it was an option");
+}
+
+/// Trains `steps` steps of a small run (seed 7) with `tweak` applied to its options, in a fresh
+/// directory named by `tag`; returns the checkpoint's weights in the order of `tensor_shapes`
+/// and the directory.
+fn trained_weights(config: &ModelConfig, tag: &str, steps: usize, tweak: impl FnOnce(&mut TrainOptions)) -> (Vec<f32>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("lull-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut r = request(config, &dir, steps, 7, false);
+    tweak(&mut r.options);
+    train::train(r).unwrap();
+    let tensors = candle_core::safetensors::load(dir.join(train::CHECKPOINT), &candle_core::Device::Cpu).unwrap();
+    let flat = config
+        .tensor_shapes()
+        .iter()
+        .flat_map(|(name, _)| tensors[name].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect();
+    (flat, dir)
 }
 
 /// `weight_decay` reaches the optimizer: at a peak lr × decay of 0.1 per step, ten steps of the
@@ -185,15 +205,34 @@ fn runs_from_before_the_speech_level_options_keep_their_levels() {
 fn weight_decay_shrinks_the_weights() {
     let config = ModelConfig { hidden: 16, layers: 1, ..ModelConfig::default() };
     let norm = |decay: f64| {
-        let dir = std::env::temp_dir().join(format!("lull-decay-{}-{decay}", std::process::id()));
+        let (w, dir) = trained_weights(&config, &format!("decay-{decay}"), 10, |o| o.weight_decay = decay);
         let _ = std::fs::remove_dir_all(&dir);
-        let mut r = request(&config, &dir, 10, 7, false);
-        r.options.weight_decay = decay;
-        train::train(r).unwrap();
-        let tensors = candle_core::safetensors::load(dir.join(train::CHECKPOINT), &candle_core::Device::Cpu).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        tensors.values().map(|t| t.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() as f64).sum::<f64>().sqrt()
+        w.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt()
     };
     let (none, decayed) = (norm(0.0), norm(20.0));
     assert!(decayed < 0.75 * none && decayed > 0.45 * none, "weight norm {decayed} with decay, {none} without");
+}
+
+/// The seed fixes a whole run, its initial weights as well as its data: two runs alike end with
+/// the same weights, with and without `dropout`, whose masks come from the seed too (so a run
+/// stays reproducible and resumable). Dropout reaches the training steps and is named on the
+/// model card.
+#[test]
+fn the_seed_reproduces_a_run_and_dropout_changes_it() {
+    let config = ModelConfig { hidden: 16, layers: 2, ..ModelConfig::default() };
+    let run = |dropout: f64, tag: &str| trained_weights(&config, tag, 5, |o| o.dropout = dropout);
+    let (plain, plain_dir) = run(0.0, "seed-a");
+    let (plain_again, plain_again_dir) = run(0.0, "seed-b");
+    assert!(plain == plain_again, "the same seed trained different weights");
+    let (dropped, dir) = run(0.3, "dropout-a");
+    let (again, again_dir) = run(0.3, "dropout-b");
+    assert!(dropped == again, "the same seed drew different dropout masks");
+    let moved = plain.iter().zip(&dropped).filter(|(a, b)| a != b).count();
+    assert!(moved > plain.len() / 2, "dropout changed only {moved} of {} weights", plain.len());
+    xtask::export::export(&dir, &dir.join("weights")).unwrap();
+    let card = std::fs::read_to_string(dir.join("weights/MODEL.md")).unwrap();
+    assert!(card.contains("weight decay 0.0001, dropout 0.3 between layers, seed 7"), "{card}");
+    for d in [plain_dir, plain_again_dir, dir, again_dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
