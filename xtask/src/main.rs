@@ -78,7 +78,7 @@ enum Command {
         checkpoint_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
         /// (0 = no limit; the run ends after --steps). The default is the training budget: the
-        /// shipped configuration's 20000 steps take 70–85 minutes on an idle 2-core machine; a
+        /// shipped configuration's 20000 steps take 70–89 minutes on an idle 2-core machine; a
         /// slower or busier one stops early with the schedule fitted.
         #[arg(long, default_value_t = 90.0)]
         time_budget_min: f64,
