@@ -39,6 +39,9 @@ pub struct EvalOptions {
     pub reduction_db: f32,
     /// The engine's pitch filter (on in the plugin; off only to measure what it gives).
     pub pitch_filter: bool,
+    /// The split the mixtures come from: the test split for every reported number; the
+    /// validation split to choose among a run's checkpoints without looking at the test split.
+    pub split: Split,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -97,6 +100,7 @@ pub struct Report {
     pub clean_speech_energy_by_level_db: BTreeMap<i32, BTreeMap<String, f64>>,
     /// Every mixture's scores, in evaluation order (undefined scores as NaN become `null`).
     pub mixtures: Vec<MixtureScores>,
+    pub split: Split,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
@@ -201,7 +205,7 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 pub fn evaluate(o: &EvalOptions) -> Result<Report> {
-    let source = CorpusSource::open(&o.data_dir, Split::Test)?;
+    let source = CorpusSource::open(&o.data_dir, o.split)?;
     let len = (o.seconds * BASE_RATE as f32) as usize;
     let mut sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let class_rate = if o.rates.contains(&BASE_RATE) { BASE_RATE } else { *o.rates.first().context("no rates to evaluate")? };
@@ -248,7 +252,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let (by_noise, by_noise_snr) = means(class_sums);
 
     // High band: full-band voices, 15 dB SNR, 48 kHz.
-    let full = CorpusSource::open(&o.data_dir, Split::Test)?.full_band_only()?;
+    let full = CorpusSource::open(&o.data_dir, o.split)?.full_band_only()?;
     let mut high: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();
@@ -308,6 +312,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_by_level_db: energy_by_level,
         mixtures,
+        split: o.split,
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
@@ -400,7 +405,12 @@ fn inversions_note(r: &Report) -> String {
 /// The report as markdown tables.
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
-    let _ = writeln!(m, "Test split, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
+    let split = match r.split {
+        Split::Test => "Test split",
+        Split::Val => "Validation split",
+        Split::Train => "Training split",
+    };
+    let _ = writeln!(m, "{split}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
     let _ = writeln!(m, "| rate | SNR dB | system | PESQ-WB | STOI | SI-SDR dB |");
     let _ = writeln!(m, "|---|---|---|---|---|---|");
     for (rate, by_snr) in &r.buckets {

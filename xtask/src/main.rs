@@ -76,6 +76,11 @@ enum Command {
         val_batches: usize,
         #[arg(long, default_value_t = 50)]
         checkpoint_every: usize,
+        /// Also keep the checkpoint of every this many steps, each in a run directory of its own
+        /// (<run dir>/snapshots/step-NNNNNN, which `export --run-dir` takes), to choose among
+        /// them on the validation split (`eval --split val`). 0 = keep only the latest.
+        #[arg(long, default_value_t = 0)]
+        snapshot_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
         /// (0 = no limit; the run ends after --steps). The default is the training budget: the
         /// shipped configuration's 20000 steps take 70–89 minutes on an idle 2-core machine; a
@@ -206,6 +211,10 @@ enum Command {
         rates: Vec<u32>,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Corpus split the mixtures come from: `test` (every reported number) or `val`, to
+        /// choose among a run's snapshots without looking at the test split.
+        #[arg(long, default_value = "test", value_parser = parse_eval_split)]
+        split: Split,
         #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
         reduction: f32,
         /// Evaluate Lull without its pitch filter (band gains alone), to measure what the filter
@@ -234,6 +243,14 @@ enum Command {
     },
 }
 
+fn parse_eval_split(s: &str) -> Result<Split, String> {
+    match s {
+        "test" => Ok(Split::Test),
+        "val" => Ok(Split::Val),
+        _ => Err(format!("`{s}` is not an evaluation split: `test` or `val` (the training split is what the model learned)")),
+    }
+}
+
 fn main() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -250,7 +267,7 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
-            checkpoint_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
+            checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows,
@@ -285,7 +302,7 @@ fn main() -> Result<()> {
             let (loudness_weight, min_speech_snr_db, speech_highpass_hz) =
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
-            let (weight_decay, dropout) = (pick!(options.weight_decay), pick!(options.dropout));
+            let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -377,6 +394,7 @@ fn main() -> Result<()> {
                 clip_windows,
                 weight_decay,
                 dropout,
+                snapshot_every,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);
@@ -389,12 +407,13 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, reduction, no_pitch_filter, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, reduction, no_pitch_filter, json, model_card } => {
+            anyhow::ensure!(model_card.is_none() || split == Split::Test, "--model-card takes the test split's table only (drop --split {split})");
             anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter, split })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

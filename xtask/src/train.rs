@@ -129,6 +129,10 @@ pub struct TrainOptions {
     /// as before it existed.
     #[serde(default)]
     pub dropout: f64,
+    /// Keep the checkpoint of every this many steps in `snapshot_dir` (0 = none; none before
+    /// it existed).
+    #[serde(default)]
+    pub snapshot_every: usize,
 }
 
 /// The weight decay of every run before `--weight-decay`, and its default.
@@ -255,6 +259,12 @@ pub struct RunState {
 }
 
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
+
+/// Where a run keeps its checkpoint of `step` with `TrainOptions::snapshot_every`: a run
+/// directory of its own (checkpoint and state), so `export` and `load_checkpoint` take it as is.
+pub fn snapshot_dir(run_dir: &Path, step: usize) -> PathBuf {
+    run_dir.join("snapshots").join(format!("step-{step:06}"))
+}
 pub const STATE: &str = "state.json";
 
 pub struct Batch {
@@ -697,6 +707,9 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         pb.set_position(state.step as u64);
         if state.step % options.checkpoint_every == 0 || last {
             save_checkpoint(&run_dir, &varmap, &state)?;
+        }
+        if options.snapshot_every > 0 && state.step % options.snapshot_every == 0 {
+            save_checkpoint(&snapshot_dir(&run_dir, state.step), &varmap, &state)?;
         }
     }
     pb.finish();

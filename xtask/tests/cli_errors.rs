@@ -62,3 +62,17 @@ fn absurd_reduction_is_refused_by_name_before_any_audio_is_read() {
         assert!(!err.contains("no-such-input.wav"), "--reduction {value} was checked after reading: {err}");
     }
 }
+
+#[test]
+fn evaluation_takes_the_test_or_validation_split_and_writes_the_card_from_the_test_split_only() {
+    let missing = std::env::temp_dir().join(format!("lull-cli-no-corpus-{}", std::process::id()));
+    for (args, expected) in [
+        (&["--split", "train"][..], "`train` is not an evaluation split"),
+        (&["--split", "val", "--model-card", "MODEL.md"][..], "--model-card takes the test split's table only"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["eval", "--data-dir"]).arg(&missing).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

@@ -250,6 +250,7 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
         seed: 7,
         reduction_db: 0.0,
         pitch_filter: true,
+        split: Split::Test,
     };
     let r = xtask::eval::evaluate(&options).unwrap();
     for rate in [48_000, 22_050] {
@@ -283,6 +284,31 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     }
     let md = xtask::eval::markdown(&r);
     assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |") && md.contains("Per noise class"), "{md}");
+}
+
+/// `--split val` draws its mixtures from the validation split only: a corpus with nothing but
+/// validation clips evaluates there, and the test split of the same corpus has nothing to give.
+#[test]
+fn evaluation_on_the_validation_split_uses_only_its_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Val);
+    let options = |split| xtask::eval::EvalOptions {
+        data_dir: dir.path().into(),
+        model: lull::model::default_model().unwrap(),
+        rates: vec![48_000],
+        per_bucket: 1,
+        seconds: 1.0,
+        seed: 7,
+        reduction_db: lull::params::DEFAULT_REDUCTION_DB,
+        pitch_filter: true,
+        split,
+    };
+    let r = xtask::eval::evaluate(&options(Split::Val)).unwrap();
+    assert_eq!(r.split, Split::Val);
+    assert_eq!(r.mixtures.len(), 15, "5 buckets × 3 systems");
+    assert!(r.mixtures.iter().all(|m| m.si_sdr.is_finite()), "{:?}", r.mixtures);
+    assert!(xtask::eval::markdown(&r).starts_with("Validation split, 1 mixtures"));
+    assert!(xtask::eval::evaluate(&options(Split::Test)).is_err(), "the test split of a validation-only corpus is empty");
 }
 
 #[test]

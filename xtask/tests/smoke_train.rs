@@ -42,6 +42,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             clip_windows: false,
             weight_decay: train::WEIGHT_DECAY,
             dropout: 0.0,
+            snapshot_every: 0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -71,13 +72,29 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     let _ = std::fs::remove_dir_all(&dir);
     // Fine bins and the over-suppression factor on, so their training paths run too.
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, ..ModelConfig::default() };
-    let request = |steps, resume| request(&config, &dir, steps, 3, resume);
+    // Snapshots every 15 steps, across the resume: steps 15 and 30 are kept besides the latest.
+    let request = |steps, resume| {
+        let mut r = request(&config, &dir, steps, 3, resume);
+        r.options.snapshot_every = 15;
+        r
+    };
     let first = train::train(request(20, false)).unwrap();
     assert_eq!(first.step, 20);
     let resumed = train::train(request(40, true)).unwrap();
     assert_eq!(resumed.step, 40);
     assert_eq!(resumed.command, "test` (to step 20), then `test", "the record of how the weights were made");
+    let snapshots: Vec<String> = std::fs::read_dir(dir.join("snapshots")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut sorted = snapshots.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["step-000015", "step-000030"], "{snapshots:?}");
+    let snap = train::snapshot_dir(&dir, 30);
+    assert_eq!(train::load_state(&snap).unwrap().step, 30);
+    // A snapshot exports like a run, and holds its own step's weights, not the latest.
+    xtask::export::export(&snap, &snap.join("weights")).unwrap();
+    let snap_bytes = std::fs::read(snap.join("weights/lull.safetensors")).unwrap();
+    assert_eq!(Model::from_bytes(&snap_bytes).unwrap().config(), &config);
     let weights = loss_fell_and_export_loads(&resumed, &config, &dir);
+    assert_ne!(std::fs::read(weights.join("lull.safetensors")).unwrap(), snap_bytes, "the snapshot of step 30 is the final weights");
     let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
     assert!(card.contains(&config.parameter_count().to_string()));
     assert!(card.contains("AdamW lr 0.005 (warm-up, cosine decay), weight decay 0.0001, seed 3"), "{card}");
