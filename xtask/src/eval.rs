@@ -69,6 +69,9 @@ pub struct MixtureScores {
     pub index: usize,
     /// Noise class (of the louder noise, when two are summed).
     pub noise: &'static str,
+    /// The lowest real bandwidth among the recordings in the mixture's speech track: below
+    /// 8 kHz, PESQ-WB also hears the noise above the voice.
+    pub speech_bandwidth_hz: f32,
     pub system: String,
     pub pesq_wb: f64,
     pub stoi: f64,
@@ -231,6 +234,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                         snr: snr as i32,
                         index: i,
                         noise: class.name(),
+                        speech_bandwidth_hz: ex.utterances.iter().map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min),
                         system: name.to_string(),
                         pesq_wb: one.pesq_wb,
                         stoi: one.stoi,

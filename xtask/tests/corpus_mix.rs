@@ -278,6 +278,8 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     // The per-mixture scores are the ones the bucket means average: 2 rates × 5 buckets × 1
     // mixture × 3 systems.
     assert_eq!(r.mixtures.len(), 30);
+    // Each names the most band-limited voice in its speech track, one of the corpus's two.
+    assert!(r.mixtures.iter().all(|m| [8_000.0, 16_000.0].contains(&m.speech_bandwidth_hz)), "{:?}", r.mixtures);
     for m in &r.mixtures {
         let b = &r.buckets[&m.rate][&m.snr][&m.system];
         assert!((m.pesq_wb - b.pesq_wb).abs() < 1e-9 && (m.si_sdr - b.si_sdr).abs() < 1e-9, "{m:?} against {b:?}");
