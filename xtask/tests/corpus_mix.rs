@@ -546,6 +546,7 @@ fn pesq_inversions_flag_mixtures_whose_noisy_score_falls_as_the_snr_rises() {
             snr,
             index,
             noise: "recorded",
+            speech_bandwidth_hz: 8_000.0,
             system: system.to_string(),
             pesq_wb,
             stoi: 0.5,
