@@ -91,6 +91,10 @@ pub struct Report {
     pub by_noise: BTreeMap<String, BTreeMap<String, Scores>>,
     /// The same per SNR bucket: class → snr → system.
     pub by_noise_snr: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>>,
+    /// Voice-bandwidth group (its lower edge in Hz, `VOICE_BANDWIDTH_GROUPS_HZ`; a mixture counts
+    /// under the most band-limited voice in it) → system → mean over all buckets, at
+    /// `by_noise_rate`. Where the lead over nnnoiseless lies differs between them (MODEL.md).
+    pub by_voice_bandwidth: BTreeMap<u32, BTreeMap<String, Scores>>,
     /// Output-to-clean energy in 8–16 kHz during speech, full-band voices at 15 dB SNR, 48 kHz.
     pub high_band_db: BTreeMap<String, f64>,
     /// White Gaussian noise at 0 dB SNR on 22.05 kHz speech: SI-SDR improvement over the input.
@@ -155,6 +159,22 @@ pub fn run_rnnoise(x: &[f32], rate: u32) -> Vec<f32> {
     y
 }
 
+/// Lower edges (Hz) of the voice-bandwidth groups: narrower than a 16 kHz recording; 16 kHz
+/// recordings (wideband telephony, 8 kHz) and others up to 12 kHz; full band.
+pub const VOICE_BANDWIDTH_GROUPS_HZ: [u32; 3] = [0, 8_000, 12_000];
+
+fn voice_bandwidth_group(hz: f32) -> u32 {
+    VOICE_BANDWIDTH_GROUPS_HZ.iter().rev().copied().find(|&lo| hz >= lo as f32).unwrap_or(0)
+}
+
+fn voice_bandwidth_label(lo: u32) -> String {
+    match VOICE_BANDWIDTH_GROUPS_HZ.iter().copied().find(|&g| g > lo) {
+        Some(hi) if lo == 0 => format!("below {} kHz", hi / 1000),
+        Some(hi) => format!("{}–{} kHz", lo / 1000, hi / 1000),
+        None => format!("{} kHz and up", lo / 1000),
+    }
+}
+
 /// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
 /// Lull at the evaluation's Reduction.
 fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
@@ -213,6 +233,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let mut sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let class_rate = if o.rates.contains(&BASE_RATE) { BASE_RATE } else { *o.rates.first().context("no rates to evaluate")? };
     let mut class_sums: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
+    let mut voice_sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let mut mixtures = Vec::new();
     let pb = bar(SNRS.len() * o.per_bucket * o.rates.len(), "mixtures × rates");
     for &snr in &SNRS {
@@ -221,6 +242,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             // only the SNR differs, so the buckets compare like with like.
             let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
             let (ex, class) = source.mix_labelled(&mut rng, BASE_RATE, len, snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
+            let voice_hz = ex.utterances.iter().map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min);
             for &rate in &o.rates {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
@@ -234,7 +256,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                         snr: snr as i32,
                         index: i,
                         noise: class.name(),
-                        speech_bandwidth_hz: ex.utterances.iter().map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min),
+                        speech_bandwidth_hz: voice_hz,
                         system: name.to_string(),
                         pesq_wb: one.pesq_wb,
                         stoi: one.stoi,
@@ -244,6 +266,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                     add(acc, &s);
                     if rate == class_rate {
                         add(class_sums.entry(class.name().into()).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default(), &s);
+                        add(voice_sums.entry(voice_bandwidth_group(voice_hz)).or_default().entry(snr as i32).or_default().entry(name.to_string()).or_default(), &s);
                     }
                 }
                 pb.inc(1);
@@ -254,6 +277,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
 
     let (overall, buckets) = means(sums);
     let (by_noise, by_noise_snr) = means(class_sums);
+    let (by_voice_bandwidth, _) = means(voice_sums);
 
     // High band: full-band voices, 15 dB SNR, 48 kHz.
     let full = CorpusSource::open(&o.data_dir, o.split)?.full_band_only()?;
@@ -311,6 +335,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         by_noise_rate: class_rate,
         by_noise,
         by_noise_snr,
+        by_voice_bandwidth,
         high_band_db: avg(high),
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
@@ -406,6 +431,26 @@ fn inversions_note(r: &Report) -> String {
     m
 }
 
+/// A table of means over all buckets, one row per group (noise class, voice bandwidth).
+fn group_table<'a>(m: &mut String, heading: &str, what: &str, rows: impl Iterator<Item = (String, &'a BTreeMap<String, Scores>)>) {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return;
+    }
+    let _ = writeln!(m, "\n{heading}:\n");
+    let _ = writeln!(m, "| {what} | mixtures | PESQ-WB noisy | nnnoiseless | lull | SI-SDR dB noisy | nnnoiseless | lull |");
+    let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
+    for (group, by_sys) in rows {
+        let get = |sys: &str| by_sys.get(sys).cloned().unwrap_or_default();
+        let (noisy, rnn, lull) = (get("noisy"), get("nnnoiseless"), get("lull"));
+        let _ = writeln!(
+            m,
+            "| {group} | {} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} |",
+            lull.n, noisy.pesq_wb, rnn.pesq_wb, lull.pesq_wb, noisy.si_sdr, rnn.si_sdr, lull.si_sdr
+        );
+    }
+}
+
 /// The report as markdown tables.
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
@@ -433,20 +478,14 @@ pub fn markdown(r: &Report) -> String {
             }
         }
     }
-    if !r.by_noise.is_empty() {
-        let _ = writeln!(m, "\nPer noise class, {:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder):\n", r.by_noise_rate as f64 / 1000.0);
-        let _ = writeln!(m, "| noise | mixtures | PESQ-WB noisy | nnnoiseless | lull | SI-SDR dB noisy | nnnoiseless | lull |");
-        let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
-        for (class, by_sys) in &r.by_noise {
-            let get = |sys: &str| by_sys.get(sys).cloned().unwrap_or_default();
-            let (noisy, rnn, lull) = (get("noisy"), get("nnnoiseless"), get("lull"));
-            let _ = writeln!(
-                m,
-                "| {class} | {} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} |",
-                lull.n, noisy.pesq_wb, rnn.pesq_wb, lull.pesq_wb, noisy.si_sdr, rnn.si_sdr, lull.si_sdr
-            );
-        }
-    }
+    let khz = r.by_noise_rate as f64 / 1000.0;
+    group_table(&mut m, &format!("Per noise class, {khz:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder)"), "noise", r.by_noise.iter().map(|(c, s)| (c.clone(), s)));
+    group_table(
+        &mut m,
+        &format!("Per voice bandwidth, {khz:.2} kHz, all SNR buckets (a mixture counts under the most band-limited voice in it)"),
+        "voice bandwidth",
+        r.by_voice_bandwidth.iter().map(|(&lo, s)| (voice_bandwidth_label(lo), s)),
+    );
     let undefined: usize = r.overall.values().flat_map(|m| m.values()).map(|s| s.undefined).sum();
     if undefined > 0 {
         let _ = writeln!(m, "\n{undefined} undefined scores (STOI needs 0.4 s of speech) are left out of the means.");
@@ -497,4 +536,17 @@ pub fn update_model_card(card: &Path, table: &str, command: &str) -> Result<()> 
         }
     };
     std::fs::write(card, new).with_context(|| format!("cannot write {}", card.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voices_fall_in_the_group_of_their_bandwidth() {
+        let groups: Vec<u32> = [6_288.0, 7_999.0, 8_000.0, 11_477.0, 12_000.0, 20_392.0].into_iter().map(voice_bandwidth_group).collect();
+        assert_eq!(groups, [0, 0, 8_000, 8_000, 12_000, 12_000]);
+        let labels: Vec<String> = VOICE_BANDWIDTH_GROUPS_HZ.into_iter().map(voice_bandwidth_label).collect();
+        assert_eq!(labels, ["below 8 kHz", "8–12 kHz", "12 kHz and up"]);
+    }
 }

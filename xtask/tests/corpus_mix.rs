@@ -280,12 +280,18 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     assert_eq!(r.mixtures.len(), 30);
     // Each names the most band-limited voice in its speech track, one of the corpus's two.
     assert!(r.mixtures.iter().all(|m| [8_000.0, 16_000.0].contains(&m.speech_bandwidth_hz)), "{:?}", r.mixtures);
+    // …and the 48 kHz mixtures split by it into the groups those voices fall in (8 kHz: the
+    // 8–12 kHz group; 16 kHz: full band), every mixture once.
+    let by_voice: usize = r.by_voice_bandwidth.values().map(|s| s["lull"].n).sum();
+    assert_eq!(by_voice, 5, "{:?}", r.by_voice_bandwidth);
+    assert!(r.by_voice_bandwidth.keys().all(|k| [8_000, 12_000].contains(k)), "{:?}", r.by_voice_bandwidth);
     for m in &r.mixtures {
         let b = &r.buckets[&m.rate][&m.snr][&m.system];
         assert!((m.pesq_wb - b.pesq_wb).abs() < 1e-9 && (m.si_sdr - b.si_sdr).abs() < 1e-9, "{m:?} against {b:?}");
     }
     let md = xtask::eval::markdown(&r);
     assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |") && md.contains("Per noise class"), "{md}");
+    assert!(md.contains("Per voice bandwidth") && (md.contains("| 8–12 kHz |") || md.contains("| 12 kHz and up |")), "{md}");
 }
 
 /// `--split val` draws its mixtures from the validation split only: a corpus with nothing but
