@@ -29,6 +29,7 @@ const RATES: [(u32, f64); 4] = [(48_000, 0.40), (44_100, 0.25), (22_050, 0.20), 
 const FULL_BAND_BOOST: f64 = 3.0;
 const FULL_BAND_HZ: u32 = 12_000;
 
+#[derive(Clone)]
 struct Clip {
     samples: Arc<[f32]>,
     rate: u32,
@@ -57,6 +58,8 @@ impl Clip {
 /// Shortest clip whose noise floor `Clip::noisy` trusts.
 const FLOOR_MIN_SECONDS: f64 = 1.0;
 
+/// Cheap to clone: the clips' samples are shared.
+#[derive(Clone)]
 pub struct CorpusSource {
     speech: Vec<Clip>,
     speech_pick: WeightedIndex<f64>,

@@ -280,7 +280,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let (by_voice_bandwidth, _) = means(voice_sums);
 
     // High band: full-band voices, 15 dB SNR, 48 kHz.
-    let full = CorpusSource::open(&o.data_dir, o.split)?.full_band_only()?;
+    let full = source.clone().full_band_only()?;
     let mut high: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();

@@ -259,13 +259,13 @@ pub struct RunState {
 }
 
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const STATE: &str = "state.json";
 
 /// Where a run keeps its checkpoint of `step` with `TrainOptions::snapshot_every`: a run
 /// directory of its own (checkpoint and state), so `export` and `load_checkpoint` take it as is.
 pub fn snapshot_dir(run_dir: &Path, step: usize) -> PathBuf {
     run_dir.join("snapshots").join(format!("step-{step:06}"))
 }
-pub const STATE: &str = "state.json";
 
 pub struct Batch {
     pub features: Tensor,
