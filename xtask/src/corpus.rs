@@ -39,6 +39,8 @@ struct Clip {
     /// The generated voice that spoke it (`cargo xtask data --piper`/`--kokoro`; its package
     /// name), drawn only with `with_generated_speech`; `None` for a recording.
     generated: Option<&'static str>,
+    /// The voice, as the manifest's split unit names it (`cargo xtask data --speakers`).
+    voice: Arc<str>,
 }
 
 impl Clip {
@@ -82,6 +84,9 @@ pub struct CorpusSource {
     excluded_speech_s: f64,
     /// How the training SNR is drawn; see `draw_snr_db` and `with_low_snr_emphasis`.
     snr_emphasis: f32,
+    /// After `speech_only`: each speech clip's draw weight, so that a second restriction
+    /// narrows the first (one voice, then its full-band clips) rather than replacing it.
+    only_weights: Option<Vec<f64>>,
 }
 
 /// Range of the SNRs training examples are mixed at (dB).
@@ -119,6 +124,7 @@ fn load(manifest: &Manifest, kind: Kind, split: Split) -> Result<Vec<Clip>> {
                 bandwidth_hz: c.bandwidth_hz as f32,
                 level_db: c.active_level_dbfs as f32,
                 generated: generated_voice(&c.package).map(|p| p.name),
+                voice: c.group.as_str().into(),
             })
         })
         .collect::<Result<Vec<_>>>();
@@ -146,6 +152,7 @@ impl CorpusSource {
             levels_db: LEGACY_SPEECH_LEVELS_DB,
             excluded_speech_s: 0.0,
             snr_emphasis: 1.0,
+            only_weights: None,
         })
     }
 
@@ -464,15 +471,38 @@ impl CorpusSource {
     }
 
     /// The same source restricted to full-band voices (for the high-band check).
-    pub fn full_band_only(mut self) -> Result<Self> {
-        let keep: Vec<f64> = self
+    pub fn full_band_only(self) -> Result<Self> {
+        self.speech_only(|c| c.bandwidth_hz as u32 >= FULL_BAND_HZ).with_context(|| format!("no full-band (≥ {FULL_BAND_HZ} Hz) voices in this split"))
+    }
+
+    /// The same source with every speech draw, the babble's too, from one voice (`voice` as
+    /// `cargo xtask data --speakers` names it), to see how a model does on it alone. The error
+    /// lists the voices there are.
+    pub fn one_voice(self, voice: &str) -> Result<Self> {
+        let mut voices: Vec<&str> = self.speech.iter().map(|c| &*c.voice).collect();
+        voices.sort_unstable();
+        voices.dedup();
+        let listed = voices.join(", ");
+        self.speech_only(|c| &*c.voice == voice).with_context(|| format!("no speech by the voice `{voice}` here; the voices are: {listed}"))
+    }
+
+    /// Every speech draw from the clips `keep` passes, and an earlier call passed, each as often
+    /// as it is long in samples (the high-band check has always drawn so; no training boosts or
+    /// shares). `None` if none is left.
+    fn speech_only(mut self, keep: impl Fn(&Clip) -> bool) -> Option<Self> {
+        let weights: Vec<f64> = self
             .speech
             .iter()
-            .map(|c| if c.bandwidth_hz as u32 >= FULL_BAND_HZ { c.samples.len() as f64 } else { 0.0 })
+            .enumerate()
+            .map(|(i, c)| match &self.only_weights {
+                Some(w) if keep(c) => w[i],
+                None if keep(c) => c.samples.len() as f64,
+                _ => 0.0,
+            })
             .collect();
-        anyhow::ensure!(keep.iter().any(|&w| w > 0.0), "no full-band (≥ {FULL_BAND_HZ} Hz) voices in this split");
-        self.speech_pick = WeightedIndex::new(&keep)?;
-        Ok(self)
+        self.speech_pick = WeightedIndex::new(&weights).ok()?;
+        self.only_weights = Some(weights);
+        Some(self)
     }
 }
 
@@ -515,7 +545,7 @@ mod tests {
     use super::*;
 
     fn clip(seconds: usize, generated: Option<&'static str>) -> Clip {
-        Clip { samples: vec![0.0; seconds * 16_000].into(), rate: 16_000, bandwidth_hz: 8_000.0, level_db: -26.0, generated }
+        Clip { samples: vec![0.0; seconds * 16_000].into(), rate: 16_000, bandwidth_hz: 8_000.0, level_db: -26.0, generated, voice: "v".into() }
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct EvalOptions {
     /// The split the mixtures come from: the test split for every reported number; the
     /// validation split to choose among a run's checkpoints without looking at the test split.
     pub split: Split,
+    /// One voice of the split only (`CorpusSource::one_voice`), to compare voices: where a
+    /// model's lead lies (MODEL.md). The training split is evaluated only so.
+    pub voice: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -108,6 +111,8 @@ pub struct Report {
     /// Every mixture's scores, in evaluation order (undefined scores as NaN become `null`).
     pub mixtures: Vec<MixtureScores>,
     pub split: Split,
+    /// The one voice evaluated (`EvalOptions::voice`), or every voice of the split.
+    pub voice: Option<String>,
     pub per_bucket: usize,
     pub seconds: f32,
     pub lull_latency_ms_48k: f64,
@@ -229,6 +234,10 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 
 pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let source = CorpusSource::open(&o.data_dir, o.split)?;
+    let source = match &o.voice {
+        Some(voice) => source.one_voice(voice).with_context(|| format!("the {} split", o.split))?,
+        None => source,
+    };
     let len = (o.seconds * BASE_RATE as f32) as usize;
     let mut sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let class_rate = if o.rates.contains(&BASE_RATE) { BASE_RATE } else { *o.rates.first().context("no rates to evaluate")? };
@@ -279,19 +288,26 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let (by_noise, by_noise_snr) = means(class_sums);
     let (by_voice_bandwidth, _) = means(voice_sums);
 
-    // High band: full-band voices, 15 dB SNR, 48 kHz.
-    let full = source.clone().full_band_only()?;
+    // High band: full-band voices, 15 dB SNR, 48 kHz. One voice that is not full-band has
+    // none to measure; a whole split always has (the data step sees to it).
+    let full = match source.clone().full_band_only() {
+        Ok(full) => Some(full),
+        Err(_) if o.voice.is_some() => None,
+        Err(e) => return Err(e),
+    };
     let mut high: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut white: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     let mut clean_scores: BTreeMap<String, Scores> = BTreeMap::new();
     let mut level_energy: BTreeMap<i32, BTreeMap<String, (f64, usize)>> = BTreeMap::new();
     let pb = bar(3 * o.per_bucket, "high-band, white-noise and clean-speech checks");
     for i in 0..o.per_bucket {
-        let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
-        let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
-        let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-        for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000)?) {
-            tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
+        if let Some(full) = &full {
+            let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
+            let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
+            let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
+            for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000)?) {
+                tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            }
         }
         pb.inc(1);
         // The original experiment: white Gaussian noise at 0 dB on 22.05 kHz speech.
@@ -342,6 +358,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         clean_speech_energy_by_level_db: energy_by_level,
         mixtures,
         split: o.split,
+        voice: o.voice.clone(),
         per_bucket: o.per_bucket,
         seconds: o.seconds,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
@@ -459,7 +476,8 @@ pub fn markdown(r: &Report) -> String {
         Split::Val => "Validation split",
         Split::Train => "Training split",
     };
-    let _ = writeln!(m, "{split}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
+    let voice = r.voice.as_ref().map(|v| format!(", the voice `{v}` only (its babble too)")).unwrap_or_default();
+    let _ = writeln!(m, "{split}{voice}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
     let _ = writeln!(m, "| rate | SNR dB | system | PESQ-WB | STOI | SI-SDR dB |");
     let _ = writeln!(m, "|---|---|---|---|---|---|");
     for (rate, by_snr) in &r.buckets {
@@ -492,6 +510,9 @@ pub fn markdown(r: &Report) -> String {
     }
     m.push_str(&inversions_note(r));
     let _ = writeln!(m, "\nHigh band (full-band voices, 15 dB SNR, 48 kHz): output-to-clean energy in 8–16 kHz during speech:");
+    if r.high_band_db.is_empty() {
+        let _ = writeln!(m, "- not measured: no full-band voice among those evaluated");
+    }
     for (k, v) in &r.high_band_db {
         let _ = writeln!(m, "- {k}: {v:+.2} dB");
     }

@@ -212,9 +212,14 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Corpus split the mixtures come from: `test` (every reported number) or `val`, to
-        /// choose among a run's snapshots without looking at the test split.
+        /// choose among a run's snapshots without looking at the test split; `train` only with
+        /// `--voice`.
         #[arg(long, default_value = "test", value_parser = parse_eval_split)]
         split: Split,
+        /// Draw all speech (the babble's too) from this one voice of the split, as `cargo xtask
+        /// data --speakers` names it: to compare voices, trained on or not.
+        #[arg(long)]
+        voice: Option<String>,
         #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
         reduction: f32,
         /// Evaluate Lull without its pitch filter (band gains alone), to measure what the filter
@@ -247,7 +252,8 @@ fn parse_eval_split(s: &str) -> Result<Split, String> {
     match s {
         "test" => Ok(Split::Test),
         "val" => Ok(Split::Val),
-        _ => Err(format!("`{s}` is not an evaluation split: `test` or `val` (the training split is what the model learned)")),
+        "train" => Ok(Split::Train),
+        _ => Err(format!("`{s}` is not a corpus split: `test`, `val` or (with `--voice`) `train`")),
     }
 }
 
@@ -407,13 +413,17 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, reduction, no_pitch_filter, json, model_card } => {
-            anyhow::ensure!(model_card.is_none() || split == Split::Test, "--model-card takes the test split's table only (drop --split {split})");
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, reduction, no_pitch_filter, json, model_card } => {
+            anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
+            anyhow::ensure!(
+                split != Split::Train || voice.is_some(),
+                "the training split is what the model learned: evaluate it one voice at a time (--voice, to compare voices), or evaluate --split test or val"
+            );
             anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter, split })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter, split, voice })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

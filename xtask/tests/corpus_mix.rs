@@ -237,21 +237,28 @@ fn loss_mask_follows_each_utterance_bandwidth() {
     assert!(limited > 20 && full > 20, "speech frames: {limited} band-limited, {full} full-band");
 }
 
+/// A small evaluation of the embedded model on `split` of the corpus in `dir`: one 1 s mixture
+/// per bucket at 48 kHz, the default Reduction, every voice.
+fn eval_options(dir: &std::path::Path, split: Split) -> xtask::eval::EvalOptions {
+    xtask::eval::EvalOptions {
+        data_dir: dir.into(),
+        model: lull::model::default_model().unwrap(),
+        rates: vec![48_000],
+        per_bucket: 1,
+        seconds: 1.0,
+        seed: 7,
+        reduction_db: lull::params::DEFAULT_REDUCTION_DB,
+        pitch_filter: true,
+        split,
+        voice: None,
+    }
+}
+
 #[test]
 fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Test);
-    let options = xtask::eval::EvalOptions {
-        data_dir: dir.path().into(),
-        model: lull::model::default_model().unwrap(),
-        rates: vec![48_000, 22_050],
-        per_bucket: 1,
-        seconds: 2.0,
-        seed: 7,
-        reduction_db: 0.0,
-        pitch_filter: true,
-        split: Split::Test,
-    };
+    let options = xtask::eval::EvalOptions { rates: vec![48_000, 22_050], seconds: 2.0, reduction_db: 0.0, ..eval_options(dir.path(), Split::Test) };
     let r = xtask::eval::evaluate(&options).unwrap();
     for rate in [48_000, 22_050] {
         let buckets = &r.buckets[&rate];
@@ -294,23 +301,35 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     assert!(md.contains("Per voice bandwidth") && (md.contains("| 8–12 kHz |") || md.contains("| 12 kHz and up |")), "{md}");
 }
 
+/// `--voice` draws every mixture's speech from that one voice, of any split (here the
+/// training split, which is evaluated only so); a voice that is not full-band has no high band
+/// to measure, and a voice the split does not have is refused with the list of those it has.
+#[test]
+fn evaluation_of_one_voice_draws_only_its_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    let options = |voice: &str| xtask::eval::EvalOptions { per_bucket: 2, voice: Some(voice.into()), ..eval_options(dir.path(), Split::Train) };
+    // The tiny corpus's voices: v0 band-limited (8 kHz), v1 full-band (16 kHz).
+    for (voice, bandwidth) in [("audio/speech/fake/v0.wav", 8_000.0), ("audio/speech/fake/v1.wav", 16_000.0)] {
+        let r = xtask::eval::evaluate(&options(voice)).unwrap();
+        assert_eq!(r.mixtures.len(), 30, "5 buckets × 2 mixtures × 3 systems");
+        assert!(r.mixtures.iter().all(|m| m.speech_bandwidth_hz == bandwidth), "{voice}: {:?}", r.mixtures);
+        assert_eq!(r.high_band_db.is_empty(), bandwidth < 12_000.0, "{voice}: {:?}", r.high_band_db);
+        let md = xtask::eval::markdown(&r);
+        assert!(md.starts_with(&format!("Training split, the voice `{voice}` only")), "{md}");
+        assert_eq!(md.contains("not measured: no full-band voice"), bandwidth < 12_000.0, "{md}");
+    }
+    let err = format!("{:#}", xtask::eval::evaluate(&options("nobody")).err().unwrap());
+    assert!(err.contains("no speech by the voice `nobody`") && err.contains("audio/speech/fake/v0.wav, audio/speech/fake/v1.wav"), "{err}");
+}
+
 /// `--split val` draws its mixtures from the validation split only: a corpus with nothing but
 /// validation clips evaluates there, and the test split of the same corpus has nothing to give.
 #[test]
 fn evaluation_on_the_validation_split_uses_only_its_clips() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Val);
-    let options = |split| xtask::eval::EvalOptions {
-        data_dir: dir.path().into(),
-        model: lull::model::default_model().unwrap(),
-        rates: vec![48_000],
-        per_bucket: 1,
-        seconds: 1.0,
-        seed: 7,
-        reduction_db: lull::params::DEFAULT_REDUCTION_DB,
-        pitch_filter: true,
-        split,
-    };
+    let options = |split| eval_options(dir.path(), split);
     let r = xtask::eval::evaluate(&options(Split::Val)).unwrap();
     assert_eq!(r.split, Split::Val);
     assert_eq!(r.mixtures.len(), 15, "5 buckets × 3 systems");
