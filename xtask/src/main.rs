@@ -209,6 +209,9 @@ enum Command {
         /// Sample rates to evaluate at, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "48000,44100,22050")]
         rates: Vec<u32>,
+        /// Mixture i is drawn from `seed XOR i` (every reported number uses 7), so seeds that
+        /// differ only below the mixture count share most mixtures, or all (8 and 9 with 24
+        /// per bucket): for another draw change a higher bit, e.g. 1031 = 7 + 1024.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Corpus split the mixtures come from: `test` (every reported number) or `val`, to
