@@ -7,7 +7,11 @@
 //! spectrogram (speech frames, pauses, cells where the ideal gain is ≥ 0.5 or < 0.5, the two
 //! lowest bands) and the model's gains everywhere else, which says where the missing quality is.
 //!
-//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white]`
+//! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white] [--voice NAME]`
+//!
+//! Beside Lull, nnnoiseless (RNNoise) on the same mixtures, and for both the output's energy per
+//! band against the clean speech's in speech frames (dB; below 0 = speech turned down or, where
+//! noise is left in, above), which says in which bands the two differ.
 //!
 //! With a noise class (recorded, white, pink, brown, hum, fan, babble), only mixtures whose
 //! (louder) noise is of that class count: the evaluation's seeds are walked until enough match.
@@ -45,6 +49,25 @@ fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<
     out[size.hop..].to_vec()
 }
 
+/// Band energies of `x` per hop (frame-major), with the model's STFT and band layout.
+fn band_energies(model: &Model, x: &[f32], rate: f32) -> Vec<f32> {
+    let cfg = model.config();
+    let size = StftSize::for_rate(rate, cfg.hop_ms);
+    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
+    let layout = BandLayout::new(&centers, rate, size.fft);
+    let mut a = Analyzer::new(size, &mut RealFftPlanner::new());
+    let mut spec = vec![Complex32::default(); size.bins()];
+    let mut e = vec![0.0; cfg.n_bands];
+    let mut out = Vec::new();
+    for hop in x.chunks_exact(size.hop) {
+        a.push_hop(hop, &mut spec);
+        let power: Vec<f32> = spec.iter().map(|c| c.norm_sqr()).collect();
+        layout.band_energies(&power, &mut e);
+        out.extend_from_slice(&e);
+    }
+    out
+}
+
 fn main() -> anyhow::Result<()> {
     let xtask::probe::ProbeArgs { model, mixtures: n, source, snrs, rest } = xtask::probe::args("gain_probe", "[NOISE_CLASS]")?;
     let class = rest.first().map(String::as_str);
@@ -60,6 +83,9 @@ fn main() -> anyhow::Result<()> {
         let mut nerr = 0usize;
         let mut used = 0;
         let mut split = [0.0f64; 5];
+        let mut prn = 0.0;
+        // Per band, speech frames: summed energy of clean, Lull's and nnnoiseless's output.
+        let mut energy = vec![[0.0f64; 3]; nb];
         for i in 0..n * 200 {
             if used == n {
                 break;
@@ -94,6 +120,17 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0, true)?;
+            let rn = xtask::eval::run_rnnoise(&noisy, rate);
+            prn += pesq_wb(&ex.clean, &rn, rate)?;
+            let bands = [&ex.clean, &lull, &rn].map(|x| band_energies(&model, x, rate as f32));
+            for f in 0..s.frames.min(bands[0].len() / nb) {
+                if s.vad[f] < 0.5 { continue; }
+                for (b, e) in energy.iter_mut().enumerate() {
+                    for (acc, x) in e.iter_mut().zip(&bands) {
+                        *acc += x[f * nb + b] as f64;
+                    }
+                }
+            }
             let oracle = apply(&model, &noisy, rate as f32, &s.target, floor);
             let predo = apply(&model, &noisy, rate as f32, &pred, floor);
             // Oracle splits: where is the gap to the ideal gains, in speech frames or in pauses,
@@ -127,10 +164,13 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::ensure!(used > 0, "no mixture with noise class {class:?} among {} seeds", n * 200);
         let k = used as f64;
-        println!("snr {snr:>4}: PESQ noisy {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
+        println!("snr {snr:>4}: PESQ noisy {:.3} nnnoiseless {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, prn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
         println!("   oracle only in: speech frames {:.3}, pauses {:.3}, cells with ideal gain >= 0.5 {:.3}, < 0.5 {:.3}, two lowest bands {:.3}", split[0] / k, split[1] / k, split[2] / k, split[3] / k, split[4] / k);
         let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
         println!("   bias dB per band (speech frames): {}", b.join(" "));
+        let ratio = |i: usize| -> String { energy.iter().map(|e| format!("{:+.1}", 10.0 * (e[i] / e[0].max(1e-30)).log10())).collect::<Vec<_>>().join(" ") };
+        println!("   output/clean dB per band (speech frames), lull:        {}", ratio(1));
+        println!("   output/clean dB per band (speech frames), nnnoiseless: {}", ratio(2));
     }
     Ok(())
 }

@@ -148,14 +148,23 @@ impl Biquad {
     }
 
     pub fn run(&self, x: &mut [f32]) {
-        let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        Self::run_cascade(&[*self], x);
+    }
+
+    /// The filters one after another, in one pass: each sample goes through all of them before
+    /// the next, so their recursions (each a chain of dependent multiply-adds) overlap in the
+    /// CPU instead of running one whole pass after another. The same result as `run` per filter.
+    pub fn run_cascade<const N: usize>(filters: &[Biquad; N], x: &mut [f32]) {
+        // Per filter: its last two inputs and outputs.
+        let mut state = [[0.0f32; 4]; N];
         for v in x.iter_mut() {
-            let y = self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
-            x2 = x1;
-            x1 = *v;
-            y2 = y1;
-            y1 = y;
-            *v = y;
+            let mut u = *v;
+            for (f, [x1, x2, y1, y2]) in filters.iter().zip(state.iter_mut()) {
+                let y = f.b[0] * u + f.b[1] * *x1 + f.b[2] * *x2 - f.a[0] * *y1 - f.a[1] * *y2;
+                (*x2, *x1, *y2, *y1) = (*x1, u, *y1, y);
+                u = y;
+            }
+            *v = u;
         }
     }
 }
@@ -165,10 +174,10 @@ impl Biquad {
 /// on either's spectral tilt.
 pub fn random_eq(rng: &mut impl Rng, x: &mut [f32], rate: f32, max_db: f32) {
     let nyq = rate / 2.0;
-    Biquad::shelf(rng.gen_range(100.0..400.0), rng.gen_range(-max_db..max_db), rate, true).run(x);
-    Biquad::shelf(rng.gen_range(2000.0..(8000.0f32).min(nyq * 0.8)), rng.gen_range(-max_db..max_db), rate, false).run(x);
-    Biquad::peak(rng.gen_range(200.0..(5000.0f32).min(nyq * 0.8)), rng.gen_range(0.5..2.0), rng.gen_range(-max_db..max_db), rate)
-        .run(x);
+    let low = Biquad::shelf(rng.gen_range(100.0..400.0), rng.gen_range(-max_db..max_db), rate, true);
+    let high = Biquad::shelf(rng.gen_range(2000.0..(8000.0f32).min(nyq * 0.8)), rng.gen_range(-max_db..max_db), rate, false);
+    let peak = Biquad::peak(rng.gen_range(200.0..(5000.0f32).min(nyq * 0.8)), rng.gen_range(0.5..2.0), rng.gen_range(-max_db..max_db), rate);
+    Biquad::run_cascade(&[low, high, peak], x);
 }
 
 #[cfg(test)]
@@ -198,6 +207,26 @@ mod tests {
             let voice = high_passed_tone_db(200.0, rate);
             assert!(voice.abs() < 0.05, "200 Hz at {rate}: {voice:.3} dB");
         }
+    }
+
+    #[test]
+    fn a_cascade_in_one_pass_equals_the_filters_run_one_after_another() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let x: Vec<f32> = (0..5000).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let filters = [Biquad::shelf(200.0, 5.0, 48_000.0, true), Biquad::shelf(4000.0, -4.0, 48_000.0, false), Biquad::peak(1000.0, 1.0, 3.0, 48_000.0)];
+        let mut one_by_one = x.clone();
+        for f in &filters {
+            let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for v in one_by_one.iter_mut() {
+                let y = f.b[0] * *v + f.b[1] * x1 + f.b[2] * x2 - f.a[0] * y1 - f.a[1] * y2;
+                (x2, x1, y2, y1) = (x1, *v, y1, y);
+                *v = y;
+            }
+        }
+        let mut cascade = x.clone();
+        Biquad::run_cascade(&filters, &mut cascade);
+        assert_eq!(cascade, one_by_one);
+        assert_ne!(cascade, x);
     }
 
     #[test]

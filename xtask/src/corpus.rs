@@ -18,7 +18,7 @@ use crate::augment;
 use crate::data::analyze::{active_level, noise_floor_db};
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
 use crate::data::packages::{generated_voice, GENERATED};
-use crate::metrics::resample;
+use crate::metrics::{resample, resample_window, resampled_len};
 use crate::synth::scale_to_snr;
 use crate::train::{Example, ExampleSource, Utterance};
 
@@ -307,12 +307,6 @@ impl CorpusSource {
         self.speech.iter().filter(|c| c.generated.is_none()).map(Clip::seconds).sum()
     }
 
-    /// `clip` at `rate`, played about `speed` times as fast; returns it with the exact factor.
-    fn clip_at(clip: &Clip, rate: u32, speed: f64) -> (Vec<f32>, f32) {
-        let from = Self::rate_for_speed(clip, speed);
-        (resample(&clip.samples, from, rate), from as f32 / clip.rate as f32)
-    }
-
     /// The rate `clip` is taken to be recorded at to play it about `speed` times as fast,
     /// rounded to 100 Hz so the resampling ratio stays a short fraction (rubato's block sizes
     /// grow with its denominator).
@@ -339,15 +333,21 @@ impl CorpusSource {
         let mut pos = (rng.gen_range(0.0..0.5) * rate as f32) as usize;
         while pos < len {
             let clip = &self.speech[self.speech_pick.sample(rng)];
-            let (x, speed) = Self::clip_at(clip, rate, Self::draw_speed(rng, self.speed_perturb));
+            // The clip at `rate`, played about as fast as drawn; `speed` is the exact factor.
+            let from = Self::rate_for_speed(clip, Self::draw_speed(rng, self.speed_perturb));
+            let speed = from as f32 / clip.rate as f32;
             let g = 10f32.powf((level_db - clip.level_db) / 20.0);
             let room = len - pos;
-            let start = if self.clip_windows && x.len() > room { rng.gen_range(0..=x.len() - room) } else { 0 };
-            let n = (x.len() - start).min(room);
+            let full = resampled_len(clip.samples.len(), from, rate);
+            let start = if self.clip_windows && full > room { rng.gen_range(0..=full - room) } else { 0 };
+            let n = (full - start).min(room);
+            // Only the part that is heard is resampled: long sentences would cost the loader
+            // their whole length for the ≤ 3 s window (resampling was 45 % of its time).
+            let x = resample_window(&clip.samples, from, rate, start, n);
             // Entered mid-clip, the speech fades in over 10 ms: a cut would be a click, and in
             // the clean target a click is broadband "speech" to keep.
             let fade = if start > 0 { (0.01 * rate as f32) as usize } else { 0 };
-            for (i, (o, v)) in out[pos..pos + n].iter_mut().zip(&x[start..]).enumerate() {
+            for (i, (o, v)) in out[pos..pos + n].iter_mut().zip(&x).enumerate() {
                 let ramp = if i < fade { 0.5 - 0.5 * (std::f32::consts::PI * i as f32 / fade as f32).cos() } else { 1.0 };
                 *o += g * ramp * v;
             }

@@ -23,7 +23,7 @@ mod stoi;
 
 pub use band_energy::{band_energy_ratio_db, DEFAULT_ACTIVE_RANGE_DB};
 pub use pesq::pesq_wb;
-pub use resample::resample;
+pub use resample::{resample, resample_window, resampled_len};
 pub use sisdr::si_sdr;
 pub use stoi::stoi;
 
