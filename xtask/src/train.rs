@@ -573,6 +573,25 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
     serde_json::from_str(&s).with_context(|| format!("{} is not a valid run state", p.display()))
 }
 
+/// Sets every weight of the network in `varmap` from the exported model at `path`, whose
+/// configuration must be `config`: a fine-tune starts from a shipped model whose run directory
+/// is gone. The optimizer's moments start afresh.
+pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, path: &Path) -> Result<()> {
+    let (found, tensors) = lull::model::read_tensors(path).context("--init-weights")?;
+    anyhow::ensure!(
+        found == *config,
+        "--init-weights: {} holds a model of another configuration than the options ask for; give the options it was trained with. Its configuration: {}",
+        path.display(),
+        serde_json::to_string(&found)?
+    );
+    let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
+    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(tensors) {
+        let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
+        var.set(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
+    }
+    Ok(())
+}
+
 /// Builds the network and loads a run's checkpoint into it.
 pub fn load_checkpoint(dir: &Path) -> Result<(RunState, VarMap, LullNet)> {
     let state = load_state(dir)?;
@@ -596,6 +615,9 @@ pub struct TrainRequest {
     /// The run to continue, as `load_state` read it from `run_dir` (its options and
     /// configuration are what the caller merged the command line into); `None` starts afresh.
     pub resume: Option<RunState>,
+    /// A new run starts from this exported model's weights instead of random ones (a
+    /// fine-tune); ignored when resuming.
+    pub init_weights: Option<PathBuf>,
     pub corpus_name: String,
     pub source: std::sync::Arc<dyn ExampleSource>,
     pub val_source: std::sync::Arc<dyn ExampleSource>,
@@ -604,7 +626,7 @@ pub struct TrainRequest {
 
 /// Trains; returns the final run state. Checkpoints go to `run_dir`.
 pub fn train(req: TrainRequest) -> Result<RunState> {
-    let TrainRequest { config, options, run_dir, resume, corpus_name, source, val_source, command } = req;
+    let TrainRequest { config, options, run_dir, resume, init_weights, corpus_name, source, val_source, command } = req;
     let (mut state, varmap, net) = if let Some(mut state) = resume {
         let (varmap, net) =
             load_weights(&run_dir, &state.config).with_context(|| format!("--resume: no usable checkpoint in {}", run_dir.display()))?;
@@ -615,6 +637,9 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     } else {
         let varmap = VarMap::new();
         let net = net::build(&config, &varmap, &Device::Cpu, options.seed)?;
+        if let Some(path) = &init_weights {
+            init_from_weights(&varmap, &config, path)?;
+        }
         let state = RunState {
             config: config.clone(),
             options: options.clone(),

@@ -46,6 +46,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
+        init_weights: None,
         corpus_name: "synthetic".into(),
         source: Arc::new(SyntheticSource),
         val_source: Arc::new(SyntheticSource),
@@ -154,6 +155,40 @@ fn smoke_train_with_a_learned_pitch_strength_lowers_loss() {
     let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
     let state = train::train(request(&config, &dir, 30, 6, false)).unwrap();
     loss_fell_and_export_loads(&state, &config, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--init-weights`: a new run starts from an exported model's weights exactly (a fine-tune of a
+/// model whose run directory is gone) and trains on from where that model was; a model of
+/// another configuration is refused with the configuration it has.
+#[test]
+fn a_new_run_starts_from_exported_weights_of_its_configuration_only() {
+    let dir = std::env::temp_dir().join(format!("lull-init-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 16, layers: 1, ..ModelConfig::default() };
+    let first = train::train(request(&config, &dir.join("first"), 30, 3, false)).unwrap();
+    xtask::export::export(&dir.join("first"), &dir.join("weights")).unwrap();
+    let file = dir.join("weights/lull.safetensors");
+
+    // Set into a network of another seed, the weights export to the same bytes.
+    let varmap = candle_nn::VarMap::new();
+    xtask::net::build(&config, &varmap, &candle_core::Device::Cpu, 99).unwrap();
+    train::init_from_weights(&varmap, &config, &file).unwrap();
+    let bytes = lull::model::serialize(&config, &xtask::net::export_tensors(&config, &varmap).unwrap()).unwrap();
+    assert!(bytes == std::fs::read(&file).unwrap(), "the weights did not come through unchanged");
+
+    // A run from them (the same validation set: the same seed) starts near where the first
+    // ended, not where it began.
+    let mut r = request(&config, &dir.join("second"), 10, 3, false);
+    r.init_weights = Some(file.clone());
+    let second = train::train(r).unwrap();
+    let (a0, a1, b0) = (first.val_loss[0].1, first.val_loss.last().unwrap().1, second.val_loss[0].1);
+    assert!(b0 < a1 + 0.25 * (a0 - a1), "fine-tune began at {b0}, the first run went from {a0} to {a1}");
+
+    let other = ModelConfig { hidden: 24, ..config.clone() };
+    let err = train::init_from_weights(&candle_nn::VarMap::new(), &other, &file).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("another configuration") && msg.contains("\"hidden\":16"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -56,7 +56,19 @@ pub fn default_model() -> Result<std::sync::Arc<Model>, ModelError> {
 /// door (`cargo xtask denoise` and `eval`, the probes and benchmarks) loads.
 pub fn load(path: Option<&std::path::Path>) -> Result<std::sync::Arc<Model>, ModelError> {
     let Some(path) = path else { return default_model() };
+    read_file(path, |bytes| Model::from_bytes(bytes).map(std::sync::Arc::new))
+}
+
+/// The configuration and tensors (in the order of [`ModelConfig::tensor_shapes`]) of the
+/// weights file at `path`, checked as the plugin checks them: for training to start from an
+/// exported model (`cargo xtask train --init-weights`).
+pub fn read_tensors(path: &std::path::Path) -> Result<(ModelConfig, Vec<Vec<f32>>), ModelError> {
+    read_file(path, weights::parse)
+}
+
+/// `parse` on the bytes of the file at `path`, its errors naming the file.
+fn read_file<T>(path: &std::path::Path, parse: impl FnOnce(&[u8]) -> Result<T, ModelError>) -> Result<T, ModelError> {
     let named = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ModelError::Unreadable { path: named.clone(), reason: e.to_string() })?;
-    Model::from_bytes(&bytes).map(std::sync::Arc::new).map_err(|e| ModelError::InFile { path: named, error: Box::new(e) })
+    parse(&bytes).map_err(|e| ModelError::InFile { path: named, error: Box::new(e) })
 }
