@@ -174,7 +174,8 @@ enum Command {
         #[arg(long)]
         speech_highpass_hz: Option<f64>,
         /// Draw training SNRs as −5 + 25·u^P dB (u uniform), so P above 1 mixes more examples
-        /// at low SNR (2: half of them below +1.25 dB) within the same −5…20 dB range.
+        /// at low SNR (2: half of them below +1.25 dB) within the same −5…20 dB range, and P
+        /// below 1 more at high SNR (0.5: half of them above +12.7 dB); 0.25…4.
         #[arg(long, default_value_t = 1.0)]
         low_snr_emphasis: f64,
         /// Share of the training speech (voices and babble) drawn from the generated voices of
@@ -331,7 +332,7 @@ fn main() -> Result<()> {
             ensure_in("--loudness-weight", loudness_weight, 0.0..=1.0)?;
             ensure_in_if_set("--min-speech-snr-db", min_speech_snr_db, 0.0..=60.0)?;
             ensure_in_if_set("--speech-highpass-hz", speech_highpass_hz, 10.0..=200.0)?;
-            ensure_in("--low-snr-emphasis", low_snr_emphasis, 1.0..=4.0)?;
+            ensure_in("--low-snr-emphasis", low_snr_emphasis, 0.25..=4.0)?;
             ensure_in("--generated-share", generated_share, 0.0..=0.9)?;
             ensure_in("--weight-decay", weight_decay, 0.0..=1.0)?;
             ensure_in("--dropout", dropout, 0.0..=0.9)?;

@@ -87,8 +87,9 @@ fn low_snr_emphasis_draws_more_low_snrs_in_the_same_range_and_none_reproduces_ol
         v.sort_by(f32::total_cmp);
         v[2000]
     };
-    // −5 + 25·0.5^P: 7.5 dB uniform, 1.25 dB at P = 2, −1.875 dB at P = 3.
-    for (emphasis, expected) in [(1.0, 7.5), (2.0, 1.25), (3.0, -1.875)] {
+    // −5 + 25·0.5^P: 7.5 dB uniform, 1.25 dB at P = 2, −1.875 dB at P = 3, and at the high
+    // end 12.68 dB at P = 0.5.
+    for (emphasis, expected) in [(1.0, 7.5), (2.0, 1.25), (3.0, -1.875), (0.5, 12.68)] {
         let m = median(emphasis);
         assert!((m - expected).abs() < 0.6, "emphasis {emphasis}: median {m:.2} dB, expected {expected}");
     }
