@@ -24,13 +24,19 @@ use xtask::corpus::{NoiseChoice, NoiseClass};
 use xtask::featurize::featurize;
 use xtask::metrics::{pesq_wb, si_sdr};
 
+/// The model's STFT size and band layout at `rate`, as the engine builds them.
+fn stft_and_bands(model: &Model, rate: f32) -> (StftSize, BandLayout) {
+    let cfg = model.config();
+    let size = StftSize::for_rate(rate, cfg.hop_ms);
+    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
+    (size, BandLayout::new(&centers, rate, size.fft))
+}
+
 /// `x` through the analysis/synthesis STFT with per-hop band gains (frame-major, `n_head` per
 /// hop; only the bands are used), floored at `floor`. Output aligned with the input.
 fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<f32> {
     let cfg = model.config();
-    let size = StftSize::for_rate(rate, cfg.hop_ms);
-    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
-    let layout = BandLayout::new(&centers, rate, size.fft);
+    let (size, layout) = stft_and_bands(model, rate);
     let mut p = RealFftPlanner::new();
     let (mut a, mut s) = (Analyzer::new(size, &mut p), Synthesizer::new(size, &mut p));
     let mut spec = vec![Complex32::default(); size.bins()];
@@ -51,13 +57,10 @@ fn apply(model: &Model, x: &[f32], rate: f32, gains: &[f32], floor: f32) -> Vec<
 
 /// Band energies of `x` per hop (frame-major), with the model's STFT and band layout.
 fn band_energies(model: &Model, x: &[f32], rate: f32) -> Vec<f32> {
-    let cfg = model.config();
-    let size = StftSize::for_rate(rate, cfg.hop_ms);
-    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
-    let layout = BandLayout::new(&centers, rate, size.fft);
+    let (size, layout) = stft_and_bands(model, rate);
     let mut a = Analyzer::new(size, &mut RealFftPlanner::new());
     let mut spec = vec![Complex32::default(); size.bins()];
-    let mut e = vec![0.0; cfg.n_bands];
+    let mut e = vec![0.0; layout.n_bands()];
     let mut out = Vec::new();
     for hop in x.chunks_exact(size.hop) {
         a.push_hop(hop, &mut spec);

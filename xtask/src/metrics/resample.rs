@@ -16,7 +16,8 @@ const MIN_BLOCK_FRAMES: usize = 1024;
 
 /// Resamples `x` from `from` Hz to `to` Hz.
 ///
-/// The output has `ceil(x.len() · to / from)` samples (scipy's `resample_poly` convention) and
+/// The output has `ceil(x.len() · to / from)` samples (scipy's `resample_poly` convention; as
+/// rubato rounds it in floating point, one more now and then: [`resampled_len`]) and
 /// output sample `n` lines up with input time `n / to`: there is no added delay.
 ///
 /// Equal rates return a copy. An empty input or a zero rate returns an empty vector. NaN or
