@@ -6,6 +6,8 @@
 //! A second line splits the ceiling: PESQ-WB with the ideal gains in only part of the
 //! spectrogram (speech frames, pauses, cells where the ideal gain is ≥ 0.5 or < 0.5, the two
 //! lowest bands) and the model's gains everywhere else, which says where the missing quality is.
+//! A third splits the model's mean gain error below 8 kHz by time since the utterance began
+//! (does it hedge onsets, or more the longer a voice runs on?).
 //!
 //! `cargo run --release -p xtask --example gain_probe -- weights/lull.safetensors [mixtures] [corpus dir] [SNRs, e.g. 15,20,30,40,60] [noise class, e.g. white] [--voice NAME]`
 //!
@@ -71,6 +73,9 @@ fn band_energies(model: &Model, x: &[f32], rate: f32) -> Vec<f32> {
     out
 }
 
+/// Upper ends of the time-into-utterance slots (s) of the bias-by-age line.
+const AGES: [f32; 5] = [0.25, 0.5, 1.0, 2.0, f32::INFINITY];
+
 fn main() -> anyhow::Result<()> {
     let xtask::probe::ProbeArgs { model, mixtures: n, source, snrs, rest } = xtask::probe::args("gain_probe", "[NOISE_CLASS]")?;
     let class = rest.first().map(String::as_str);
@@ -79,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     let len = 4 * rate as usize;
     let floor = 10f32.powf(-30.0 / 20.0);
     let nb = cfg.n_bands;
+    let centres = BandCenters::erb(nb, cfg.band_max_hz, cfg.band_min_spacing_hz);
     for snr in snrs {
         let (mut pn, mut pl, mut po, mut pp, mut sl, mut so) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         let mut bias = vec![(0.0f64, 0usize); nb];
@@ -89,6 +95,9 @@ fn main() -> anyhow::Result<()> {
         let mut prn = 0.0;
         // Per band, speech frames: summed energy of clean, Lull's and nnnoiseless's output.
         let mut energy = vec![[0.0f64; 3]; nb];
+        // Mean gain error (dB) in speech frames by time since the utterance began, bands below
+        // 8 kHz: does the model hedge more the longer a voice runs on?
+        let mut by_age = [(0.0f64, 0usize); AGES.len()];
         for i in 0..n * 200 {
             if used == n {
                 break;
@@ -120,6 +129,16 @@ fn main() -> anyhow::Result<()> {
                     bias[b].1 += 1;
                     abserr += d.abs();
                     nerr += 1;
+                    let hop = len / s.frames.max(1);
+                    let centre = f * hop;
+                    if let Some(u) = ex.utterances.iter().find(|u| u.start <= centre && centre < u.end) {
+                        if centres.0[b] < 8000.0 {
+                            let age = (centre - u.start) as f32 / rate as f32;
+                            let slot = AGES.iter().position(|&a| age < a).unwrap_or(AGES.len() - 1);
+                            by_age[slot].0 += d;
+                            by_age[slot].1 += 1;
+                        }
+                    }
                 }
             }
             let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0, true)?;
@@ -169,6 +188,8 @@ fn main() -> anyhow::Result<()> {
         let k = used as f64;
         println!("snr {snr:>4}: PESQ noisy {:.3} nnnoiseless {:.3} lull {:.3} pred-norelease {:.3} oracle {:.3} | SI-SDR lull {:.2} oracle {:.2} | speech-frame gain err mean|dB| {:.2}", pn / k, prn / k, pl / k, pp / k, po / k, sl / k, so / k, abserr / nerr.max(1) as f64);
         println!("   oracle only in: speech frames {:.3}, pauses {:.3}, cells with ideal gain >= 0.5 {:.3}, < 0.5 {:.3}, two lowest bands {:.3}", split[0] / k, split[1] / k, split[2] / k, split[3] / k, split[4] / k);
+        let a: Vec<String> = AGES.iter().zip(&by_age).map(|(a, (s, c))| format!("<{a} s {:+.2} ({c})", s / (*c).max(1) as f64)).collect();
+        println!("   bias dB below 8 kHz by time into the utterance: {}", a.join(", "));
         let b: Vec<String> = bias.iter().map(|(s, c)| format!("{:+.1}", s / (*c).max(1) as f64)).collect();
         println!("   bias dB per band (speech frames): {}", b.join(" "));
         let ratio = |i: usize| -> String { energy.iter().map(|e| format!("{:+.1}", 10.0 * (e[i] / e[0].max(1e-30)).log10())).collect::<Vec<_>>().join(" ") };

@@ -7,18 +7,32 @@
 //! trains several times faster with exactly the same maths. `net::Lstm` keeps the op-by-op
 //! version as the reference the tests compare this against (outputs and gradients).
 //!
-//! Inputs: `xw` (batch, time, 4·hidden), the input projection `x·W_ihᵀ + b_ih + b_hh` (gate
-//! order i, f, g, o, as PyTorch), and `w_hh` (4·hidden, hidden). The op's raw output is
-//! (batch, time, 6·hidden) = `[h, c, i, f, g, o]` per hop (gates after their nonlinearity) so
-//! the backward pass needs no recomputation; [`lstm_sequence`] returns only `h`, so only `h`
-//! (and `c`) receive gradients.
+//! Inputs: `x` (batch, time, input); `w_ih` (4·hidden, input + 1), PyTorch's `W_ih` with the
+//! summed biases `b_ih + b_hh` as its last column (gate order i, f, g, o); `w_hh` (4·hidden,
+//! hidden). The op's output is h (batch, time, hidden).
+//!
+//! The input projection `x·W_ihᵀ + b` is inside the op, one matrix product over all hops before
+//! the recurrence; as a candle tensor of its own, four times h's size, its gradient cost a
+//! zero-filled buffer and an add every step. What the backward pass needs besides h, `[c, i, f,
+//! g, o]` per hop (gates after their nonlinearity), the op keeps inside itself rather than in
+//! its output: as output columns cut off with `narrow`, they cost candle a zero-filled gradient
+//! six times h's size, a concatenation, a zeroed gradient buffer and an add, and two copies.
+//! Together those were about a fifth of a training step's time.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, D};
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use gemm::Parallelism;
 
 struct FusedLstm {
     hidden: usize,
+    /// `[c, i, f, g, o]` per hop, (batch, time, 5·hidden), written by the forward pass for the
+    /// backward pass. Each call of [`lstm_sequence`] makes its own op, so this is that call's.
+    saved: Mutex<Vec<f32>>,
 }
+
+/// Per hop in `FusedLstm::saved`: c and the four gates.
+const SAVED: usize = 5;
 
 /// e^x to about 2e-7 relative, written so that a loop of it vectorises: libm's `expf` and
 /// `tanhf` are one call per element, and were a fifth of a training step's time. x = n·ln 2 + r
@@ -94,21 +108,24 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [
     }
 }
 
-impl CustomOp2 for FusedLstm {
+impl CustomOp3 for FusedLstm {
     fn name(&self) -> &'static str {
         "fused-lstm"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
         let hd = self.hidden;
-        let (b, t, g4) = l1.shape().dims3()?;
-        if g4 != 4 * hd || l2.shape().dims2()? != (4 * hd, hd) {
-            candle_core::bail!("fused LSTM: shapes {:?} and {:?} do not fit hidden size {hd}", l1.shape(), l2.shape());
+        let (b, t, n_in) = l1.shape().dims3()?;
+        if l2.shape().dims2()? != (4 * hd, n_in + 1) || l3.shape().dims2()? != (4 * hd, hd) {
+            candle_core::bail!("fused LSTM: shapes {:?}, {:?} and {:?} do not fit hidden size {hd}", l1.shape(), l2.shape(), l3.shape());
         }
-        let xw = contiguous_f32(s1, l1, "xw")?;
-        let w_hh = contiguous_f32(s2, l2, "w_hh")?;
-        let row = 6 * hd;
-        let mut out = vec![0.0f32; b * t * row];
+        let x = contiguous_f32(s1, l1, "x")?;
+        let w_ih = contiguous_f32(s2, l2, "w_ih")?;
+        let w_hh = contiguous_f32(s3, l3, "w_hh")?;
+        let xw = input_projection(x, w_ih, b * t, n_in, 4 * hd);
+        let row = SAVED * hd;
+        let mut saved = vec![0.0f32; b * t * row];
+        let mut out = vec![0.0f32; b * t * hd];
         let mut gates = vec![0.0f32; b * 4 * hd];
         let mut h_prev = vec![0.0f32; b * hd];
         let zeros = vec![0.0f32; hd];
@@ -130,12 +147,12 @@ impl CustomOp2 for FusedLstm {
                 i_f.iter_mut().chain(o.iter_mut()).for_each(|v| *v = sigmoid(*v));
                 gg.iter_mut().for_each(|v| *v = tanh_fast(*v));
                 let base = (bi * t + step) * row;
-                let (before, from) = out.split_at_mut(base);
-                let c_prev = if step > 0 { &before[base - row + hd..base - row + 2 * hd] } else { &zeros[..] };
+                let (before, from) = saved.split_at_mut(base);
+                let c_prev = if step > 0 { &before[base - row..base - row + hd] } else { &zeros[..] };
                 let r = &mut from[..row];
-                r[2 * hd..].copy_from_slice(g);
-                let (hc, gates_out) = r.split_at_mut(2 * hd);
-                let (h, c) = hc.split_at_mut(hd);
+                r[hd..].copy_from_slice(g);
+                let (c, gates_out) = r.split_at_mut(hd);
+                let h = &mut out[(bi * t + step) * hd..(bi * t + step + 1) * hd];
                 let (i, rest) = gates_out.split_at(hd);
                 let (f, rest) = rest.split_at(hd);
                 let (gg, o) = rest.split_at(hd);
@@ -148,13 +165,19 @@ impl CustomOp2 for FusedLstm {
                 h_prev[bi * hd..(bi + 1) * hd].copy_from_slice(h);
             }
         }
-        Ok((CpuStorage::F32(out), Shape::from((b, t, row))))
+        *self.saved.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))? = saved;
+        Ok((CpuStorage::F32(out), Shape::from((b, t, hd))))
     }
 
-    fn bwd(&self, _xw: &Tensor, w_hh: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(&self, x: &Tensor, w_ih: &Tensor, w_hh: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let hd = self.hidden;
-        let (b, t, row) = res.dims3()?;
-        let res_v = res.flatten_all()?.to_vec1::<f32>()?;
+        let (b, t, _) = res.dims3()?;
+        let row = SAVED * hd;
+        let saved = self.saved.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))?;
+        if saved.len() != b * t * row {
+            candle_core::bail!("fused LSTM: backward pass without its forward pass");
+        }
+        let h_all = res.flatten_all()?.to_vec1::<f32>()?;
         let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let w = w_hh.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let g4 = 4 * hd;
@@ -166,11 +189,10 @@ impl CustomOp2 for FusedLstm {
         for step in (0..t).rev() {
             for bi in 0..b {
                 let base = (bi * t + step) * row;
-                let r = &res_v[base..base + row];
-                let gr = &grad[base..base + row];
-                let c_prev = if step > 0 { &res_v[base - row + hd..base - row + 2 * hd] } else { &zeros[..] };
-                let (c, i, f, gg, o) = (&r[hd..2 * hd], &r[2 * hd..3 * hd], &r[3 * hd..4 * hd], &r[4 * hd..5 * hd], &r[5 * hd..]);
-                let (gr_h, gr_c) = (&gr[..hd], &gr[hd..2 * hd]);
+                let r = &saved[base..base + row];
+                let gr_h = &grad[(bi * t + step) * hd..(bi * t + step + 1) * hd];
+                let c_prev = if step > 0 { &saved[base - row..base - row + hd] } else { &zeros[..] };
+                let (c, i, f, gg, o) = (&r[..hd], &r[hd..2 * hd], &r[2 * hd..3 * hd], &r[3 * hd..4 * hd], &r[4 * hd..]);
                 for j in 0..hd {
                     tc[j] = tanh_fast(c[j]);
                 }
@@ -182,7 +204,7 @@ impl CustomOp2 for FusedLstm {
                 let dc_next = &mut dc_next[bi * hd..(bi + 1) * hd];
                 for j in 0..hd {
                     let dh = gr_h[j] + dh_next[j];
-                    let dc = dc_next[j] + gr_c[j] + dh * o[j] * (1.0 - tc[j] * tc[j]);
+                    let dc = dc_next[j] + dh * o[j] * (1.0 - tc[j] * tc[j]);
                     d_i[j] = dc * gg[j] * i[j] * (1.0 - i[j]);
                     d_f[j] = dc * c_prev[j] * f[j] * (1.0 - f[j]);
                     d_g[j] = dc * i[j] * (1.0 - gg[j] * gg[j]);
@@ -209,22 +231,59 @@ impl CustomOp2 for FusedLstm {
                         bi > 0,
                         dxw.as_ptr().add((bi * t + 1) * g4),
                         (1, g4),
-                        res_v.as_ptr().add(bi * t * row),
-                        (row, 1),
+                        h_all.as_ptr().add(bi * t * hd),
+                        (hd, 1),
                     );
                 }
             }
         }
+        let n_in = x.dim(D::Minus1)?;
+        let x_v = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let rows = b * t;
+        // dW_ih (4H × input) = dgatesᵀ · x over all hops; its last column, the bias's, the sum of
+        // dgates over all hops.
+        let mut dw_ih = vec![0.0f32; g4 * (n_in + 1)];
+        unsafe {
+            matmul((g4, n_in, rows), dw_ih.as_mut_ptr(), n_in + 1, false, dxw.as_ptr(), (1, g4), x_v.as_ptr(), (n_in, 1));
+        }
+        for r in dxw.chunks_exact(g4) {
+            for (m, d) in r.iter().enumerate() {
+                dw_ih[m * (n_in + 1) + n_in] += d;
+            }
+        }
         let dev = res.device();
-        Ok((Some(Tensor::from_vec(dxw, (b, t, g4), dev)?), Some(Tensor::from_vec(dw, (g4, hd), dev)?)))
+        // dx = dgates · W_ih, only where x needs a gradient (not for the network's input).
+        let dx = if x.track_op() {
+            let w = w_ih.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            let mut dx = vec![0.0f32; rows * n_in];
+            unsafe {
+                matmul((rows, n_in, g4), dx.as_mut_ptr(), n_in, false, dxw.as_ptr(), (g4, 1), w.as_ptr(), (n_in + 1, 1));
+            }
+            Some(Tensor::from_vec(dx, (b, t, n_in), dev)?)
+        } else {
+            None
+        };
+        Ok((dx, Some(Tensor::from_vec(dw_ih, (g4, n_in + 1), dev)?), Some(Tensor::from_vec(dw, (g4, hd), dev)?)))
     }
 }
 
-/// Runs the LSTM recurrence over a whole sequence from a zero state: `xw` (batch, time, 4H) is
-/// the input projection including both biases, `w_hh` (4H, H). Returns h: (batch, time, H).
-pub fn lstm_sequence(xw: &Tensor, w_hh: &Tensor) -> Result<Tensor> {
+/// `x·W_ihᵀ + b` for all `rows` hops at once, (rows, `g4`): `w_ih` is (g4, `n_in` + 1) with the
+/// bias as its last column.
+fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize) -> Vec<f32> {
+    let mut xw: Vec<f32> = (0..rows * g4).map(|k| w_ih[(k % g4) * (n_in + 1) + n_in]).collect();
+    // xw += x (rows × input) · W_ihᵀ (input × 4H), W_ih's rows strided by input + 1.
+    unsafe {
+        matmul((rows, g4, n_in), xw.as_mut_ptr(), g4, true, x.as_ptr(), (n_in, 1), w_ih.as_ptr(), (1, n_in + 1));
+    }
+    xw
+}
+
+/// Runs the LSTM over a whole sequence from a zero state: `x` (batch, time, input), `w_ih`
+/// (4H, input + 1) with the summed biases as its last column, `w_hh` (4H, H). Returns h:
+/// (batch, time, H).
+pub fn lstm_sequence(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> Result<Tensor> {
     let hidden = w_hh.dim(D::Minus1)?;
-    xw.contiguous()?.apply_op2(&w_hh.contiguous()?, FusedLstm { hidden })?.narrow(D::Minus1, 0, hidden)
+    x.contiguous()?.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, FusedLstm { hidden, saved: Mutex::new(Vec::new()) })
 }
 
 #[cfg(test)]

@@ -52,8 +52,8 @@ enum Command {
         /// smaller --lr and fewer --steps); the optimizer starts afresh. Not with --resume.
         #[arg(long, conflicts_with = "resume")]
         init_weights: Option<PathBuf>,
-        /// Optimizer steps; the learning rate decays over them. The shipped model: 20000 (about
-        /// 70 minutes at 23 k frames/s on the 2-core machine).
+        /// Optimizer steps; the learning rate decays over them. The shipped model: 20000 (84–94
+        /// minutes at 17–19 k frames/s on the slower of the 2-core machines it was trained on).
         #[arg(long, default_value_t = 20000)]
         steps: usize,
         /// Sequences per batch.
@@ -88,8 +88,8 @@ enum Command {
         snapshot_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
         /// (0 = no limit; the run ends after --steps). The default is the training budget: the
-        /// shipped configuration's 20000 steps take 70–89 minutes on an idle 2-core machine; a
-        /// slower or busier one stops early with the schedule fitted.
+        /// shipped configuration's 20000 steps take 84–94 minutes on the slower of two idle 2-core
+        /// machines; a slower or busier one stops early with the schedule fitted.
         #[arg(long, default_value_t = 90.0)]
         time_budget_min: f64,
         /// Data-loader threads (mixing, resampling and features run beside candle). The batches

@@ -43,7 +43,8 @@ impl Lstm {
         })
     }
 
-    /// The input projection for all time steps at once: only h·W_hh is sequential.
+    /// The input projection for all time steps at once (`forward_reference`'s; the fused op
+    /// makes its own).
     fn input_projection(&self, x: &Tensor) -> Result<Tensor> {
         affine(x, &self.w_ih, &(&self.b_ih + &self.b_hh)?)
     }
@@ -51,7 +52,8 @@ impl Lstm {
     /// (batch, time, input) → (batch, time, hidden), from a zero state, with the fused
     /// recurrence (`lstm_op`).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        lstm_sequence(&self.input_projection(x)?, &self.w_hh)
+        let w_ih = Tensor::cat(&[&self.w_ih, &(&self.b_ih + &self.b_hh)?.unsqueeze(1)?], 1)?;
+        lstm_sequence(x, &w_ih, &self.w_hh)
     }
 
     /// The same as `forward`, written with candle's tensor ops hop by hop: the reference the
