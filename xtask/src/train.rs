@@ -577,6 +577,19 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
 /// configuration must be `config`: a fine-tune starts from a shipped model whose run directory
 /// is gone. The optimizer's moments start afresh.
 pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, path: &Path) -> Result<()> {
+    let tensors = init_weights_for(config, path)?;
+    let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
+    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(tensors) {
+        let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
+        var.set(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
+    }
+    Ok(())
+}
+
+/// The tensors of the exported model at `path` if its configuration is `config`, else an error
+/// that shows the file's. `cargo xtask train` calls this before loading a corpus, so a wrong
+/// file fails at once.
+pub fn init_weights_for(config: &ModelConfig, path: &Path) -> Result<Vec<Vec<f32>>> {
     let (found, tensors) = lull::model::read_tensors(path).context("--init-weights")?;
     anyhow::ensure!(
         found == *config,
@@ -584,12 +597,7 @@ pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, path: &Path) -> 
         path.display(),
         serde_json::to_string(&found)?
     );
-    let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
-    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(tensors) {
-        let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
-        var.set(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
-    }
-    Ok(())
+    Ok(tensors)
 }
 
 /// Builds the network and loads a run's checkpoint into it.

@@ -50,6 +50,24 @@ fn absurd_training_options_are_refused_by_name_before_training() {
 }
 
 #[test]
+fn init_weights_of_another_configuration_are_refused_before_the_corpus_is_read() {
+    // The shipped model has 128 units per layer; the options ask for 64, and the corpus
+    // directory does not exist: the configuration must be what the command names.
+    let weights = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/lull.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train", "--hidden", "64", "--data-dir", "/nonexistent/lull-corpus", "--run-dir"])
+        .arg(std::env::temp_dir().join(format!("lull-cli-init-weights-{}", std::process::id())))
+        .arg("--init-weights")
+        .arg(&weights)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another configuration") && err.contains("\"hidden\":"), "{err}");
+    assert!(!err.contains("lull-corpus"), "the corpus was read first: {err}");
+}
+
+#[test]
 fn absurd_reduction_is_refused_by_name_before_any_audio_is_read() {
     for value in ["500", "NaN", "-3"] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
