@@ -25,13 +25,18 @@ use realfft::{num_complex::Complex32, RealFftPlanner};
 use xtask::corpus::{NoiseChoice, NoiseClass};
 use xtask::featurize::featurize;
 use xtask::metrics::{pesq_wb, si_sdr};
+use xtask::train::HIGH_BAND_HZ;
+
+/// The model's band centres, as the engine builds them.
+fn band_centres(model: &Model) -> BandCenters {
+    let cfg = model.config();
+    BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz)
+}
 
 /// The model's STFT size and band layout at `rate`, as the engine builds them.
 fn stft_and_bands(model: &Model, rate: f32) -> (StftSize, BandLayout) {
-    let cfg = model.config();
-    let size = StftSize::for_rate(rate, cfg.hop_ms);
-    let centers = BandCenters::erb(cfg.n_bands, cfg.band_max_hz, cfg.band_min_spacing_hz);
-    (size, BandLayout::new(&centers, rate, size.fft))
+    let size = StftSize::for_rate(rate, model.config().hop_ms);
+    (size, BandLayout::new(&band_centres(model), rate, size.fft))
 }
 
 /// `x` through the analysis/synthesis STFT with per-hop band gains (frame-major, `n_head` per
@@ -84,7 +89,9 @@ fn main() -> anyhow::Result<()> {
     let len = 4 * rate as usize;
     let floor = 10f32.powf(-30.0 / 20.0);
     let nb = cfg.n_bands;
-    let centres = BandCenters::erb(nb, cfg.band_max_hz, cfg.band_min_spacing_hz);
+    // The by-age split looks at the bands below the loss's high-band boundary only.
+    let below_high: Vec<bool> = band_centres(&model).0.iter().map(|&c| c < HIGH_BAND_HZ).collect();
+    let hop = stft_and_bands(&model, rate as f32).0.hop;
     for snr in snrs {
         let (mut pn, mut pl, mut po, mut pp, mut sl, mut so) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         let mut bias = vec![(0.0f64, 0usize); nb];
@@ -96,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         // Per band, speech frames: summed energy of clean, Lull's and nnnoiseless's output.
         let mut energy = vec![[0.0f64; 3]; nb];
         // Mean gain error (dB) in speech frames by time since the utterance began, bands below
-        // 8 kHz: does the model hedge more the longer a voice runs on?
+        // `HIGH_BAND_HZ`: does the model hedge more the longer a voice runs on?
         let mut by_age = [(0.0f64, 0usize); AGES.len()];
         for i in 0..n * 200 {
             if used == n {
@@ -129,15 +136,13 @@ fn main() -> anyhow::Result<()> {
                     bias[b].1 += 1;
                     abserr += d.abs();
                     nerr += 1;
-                    let hop = len / s.frames.max(1);
+                    if !below_high[b] { continue; }
                     let centre = f * hop;
                     if let Some(u) = ex.utterances.iter().find(|u| u.start <= centre && centre < u.end) {
-                        if centres.0[b] < 8000.0 {
-                            let age = (centre - u.start) as f32 / rate as f32;
-                            let slot = AGES.iter().position(|&a| age < a).unwrap_or(AGES.len() - 1);
-                            by_age[slot].0 += d;
-                            by_age[slot].1 += 1;
-                        }
+                        let age = (centre - u.start) as f32 / rate as f32;
+                        let slot = AGES.iter().position(|&a| age < a).unwrap_or(AGES.len() - 1);
+                        by_age[slot].0 += d;
+                        by_age[slot].1 += 1;
                     }
                 }
             }

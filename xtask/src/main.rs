@@ -343,10 +343,8 @@ fn main() -> Result<()> {
             );
             config.validate()?;
             anyhow::ensure!(steps > 0 && batch > 0 && seq_frames > 0, "--steps, --batch and --seq-frames must be positive");
-            if let Some(path) = &init_weights {
-                // Before the corpus loads (a minute and more), not after.
-                train::init_weights_for(&config, path)?;
-            }
+            // Read and checked before the corpus loads (a minute and more), not after.
+            let init_weights = init_weights.map(|path| train::init_weights_for(&config, &path)).transpose()?;
             anyhow::ensure!(lr > 0.0 && lr.is_finite(), "--lr must be a positive number");
             let mut generated_voices = Vec::new();
             let (source, val_source): (Arc<dyn train::ExampleSource>, Arc<dyn train::ExampleSource>) = match corpus.as_str() {

@@ -573,11 +573,10 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
     serde_json::from_str(&s).with_context(|| format!("{} is not a valid run state", p.display()))
 }
 
-/// Sets every weight of the network in `varmap` from the exported model at `path`, whose
-/// configuration must be `config`: a fine-tune starts from a shipped model whose run directory
-/// is gone. The optimizer's moments start afresh.
-pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, path: &Path) -> Result<()> {
-    let tensors = init_weights_for(config, path)?;
+/// Sets every weight of the network in `varmap` from an exported model's tensors, as
+/// `init_weights_for` checked them against `config`: a fine-tune starts from a shipped model
+/// whose run directory is gone. The optimizer's moments start afresh.
+pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, tensors: Vec<Vec<f32>>) -> Result<()> {
     let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
     for ((name, shape), values) in config.tensor_shapes().into_iter().zip(tensors) {
         let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
@@ -623,9 +622,9 @@ pub struct TrainRequest {
     /// The run to continue, as `load_state` read it from `run_dir` (its options and
     /// configuration are what the caller merged the command line into); `None` starts afresh.
     pub resume: Option<RunState>,
-    /// A new run starts from this exported model's weights instead of random ones (a
-    /// fine-tune); ignored when resuming.
-    pub init_weights: Option<PathBuf>,
+    /// A new run starts from these weights (an exported model's tensors, as `init_weights_for`
+    /// read them) instead of random ones (a fine-tune); ignored when resuming.
+    pub init_weights: Option<Vec<Vec<f32>>>,
     pub corpus_name: String,
     pub source: std::sync::Arc<dyn ExampleSource>,
     pub val_source: std::sync::Arc<dyn ExampleSource>,
@@ -645,8 +644,8 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     } else {
         let varmap = VarMap::new();
         let net = net::build(&config, &varmap, &Device::Cpu, options.seed)?;
-        if let Some(path) = &init_weights {
-            init_from_weights(&varmap, &config, path)?;
+        if let Some(tensors) = init_weights {
+            init_from_weights(&varmap, &config, tensors)?;
         }
         let state = RunState {
             config: config.clone(),

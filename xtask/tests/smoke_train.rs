@@ -173,20 +173,20 @@ fn a_new_run_starts_from_exported_weights_of_its_configuration_only() {
     // Set into a network of another seed, the weights export to the same bytes.
     let varmap = candle_nn::VarMap::new();
     xtask::net::build(&config, &varmap, &candle_core::Device::Cpu, 99).unwrap();
-    train::init_from_weights(&varmap, &config, &file).unwrap();
+    train::init_from_weights(&varmap, &config, train::init_weights_for(&config, &file).unwrap()).unwrap();
     let bytes = lull::model::serialize(&config, &xtask::net::export_tensors(&config, &varmap).unwrap()).unwrap();
     assert!(bytes == std::fs::read(&file).unwrap(), "the weights did not come through unchanged");
 
     // A run from them (the same validation set: the same seed) starts near where the first
     // ended, not where it began.
     let mut r = request(&config, &dir.join("second"), 10, 3, false);
-    r.init_weights = Some(file.clone());
+    r.init_weights = Some(train::init_weights_for(&config, &file).unwrap());
     let second = train::train(r).unwrap();
     let (a0, a1, b0) = (first.val_loss[0].1, first.val_loss.last().unwrap().1, second.val_loss[0].1);
     assert!(b0 < a1 + 0.25 * (a0 - a1), "fine-tune began at {b0}, the first run went from {a0} to {a1}");
 
     let other = ModelConfig { hidden: 24, ..config.clone() };
-    let err = train::init_from_weights(&candle_nn::VarMap::new(), &other, &file).unwrap_err();
+    let err = train::init_weights_for(&other, &file).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("another configuration") && msg.contains("\"hidden\":16"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
