@@ -573,12 +573,23 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
     serde_json::from_str(&s).with_context(|| format!("{} is not a valid run state", p.display()))
 }
 
-/// Sets every weight of the network in `varmap` from an exported model's tensors, as
-/// `init_weights_for` checked them against `config`: a fine-tune starts from a shipped model
-/// whose run directory is gone. The optimizer's moments start afresh.
-pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, tensors: Vec<Vec<f32>>) -> Result<()> {
+/// An exported model's tensors, read by `init_weights_for` and checked against the
+/// configuration it was given: the only way to build one, so `init_from_weights` cannot be
+/// handed tensors of another model.
+pub struct InitWeights(Vec<Vec<f32>>);
+
+impl std::fmt::Debug for InitWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InitWeights({} tensors)", self.0.len())
+    }
+}
+
+/// Sets every weight of the network in `varmap` from `weights`, checked against `config` by
+/// `init_weights_for`: a fine-tune starts from a shipped model whose run directory is gone. The
+/// optimizer's moments start afresh.
+pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, weights: InitWeights) -> Result<()> {
     let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
-    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(tensors) {
+    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(weights.0) {
         let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
         var.set(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
     }
@@ -588,7 +599,7 @@ pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, tensors: Vec<Vec
 /// The tensors of the exported model at `path` if its configuration is `config`, else an error
 /// that shows the file's. `cargo xtask train` calls this before loading a corpus, so a wrong
 /// file fails at once.
-pub fn init_weights_for(config: &ModelConfig, path: &Path) -> Result<Vec<Vec<f32>>> {
+pub fn init_weights_for(config: &ModelConfig, path: &Path) -> Result<InitWeights> {
     let (found, tensors) = lull::model::read_tensors(path).context("--init-weights")?;
     anyhow::ensure!(
         found == *config,
@@ -596,7 +607,7 @@ pub fn init_weights_for(config: &ModelConfig, path: &Path) -> Result<Vec<Vec<f32
         path.display(),
         serde_json::to_string(&found)?
     );
-    Ok(tensors)
+    Ok(InitWeights(tensors))
 }
 
 /// Builds the network and loads a run's checkpoint into it.
@@ -622,9 +633,9 @@ pub struct TrainRequest {
     /// The run to continue, as `load_state` read it from `run_dir` (its options and
     /// configuration are what the caller merged the command line into); `None` starts afresh.
     pub resume: Option<RunState>,
-    /// A new run starts from these weights (an exported model's tensors, as `init_weights_for`
-    /// read them) instead of random ones (a fine-tune); ignored when resuming.
-    pub init_weights: Option<Vec<Vec<f32>>>,
+    /// A new run starts from these weights instead of random ones (a fine-tune); ignored when
+    /// resuming.
+    pub init_weights: Option<InitWeights>,
     pub corpus_name: String,
     pub source: std::sync::Arc<dyn ExampleSource>,
     pub val_source: std::sync::Arc<dyn ExampleSource>,
@@ -644,8 +655,8 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     } else {
         let varmap = VarMap::new();
         let net = net::build(&config, &varmap, &Device::Cpu, options.seed)?;
-        if let Some(tensors) = init_weights {
-            init_from_weights(&varmap, &config, tensors)?;
+        if let Some(weights) = init_weights {
+            init_from_weights(&varmap, &config, weights)?;
         }
         let state = RunState {
             config: config.clone(),
