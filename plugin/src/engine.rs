@@ -12,6 +12,9 @@
 //!
 //! Latency: a hop is processed the moment its last sample arrives, and the output FIFO is read
 //! right after, so the delay is one frame minus one sample: `2·hop − 1` (959 samples at 48 kHz).
+//! A model with lookahead (`ModelConfig::lookahead`) has its gains applied to the spectrum of
+//! that many hops before the one just analysed, which adds as many hops: `(2 + lookahead)·hop −
+//! 1`.
 
 use std::sync::Arc;
 
@@ -32,9 +35,11 @@ pub const MAX_SAMPLE_RATE: f32 = 384_000.0;
 pub const MAX_CHANNELS: usize = 8;
 /// Largest input magnitude accepted; anything beyond is clamped (0 dBFS is 1.0).
 const MAX_INPUT: f32 = 1.0e4;
-/// Per-hop release of the band gains: a gain may fall by at most this factor per hop, so word
-/// tails are not chopped (RNNoise uses the same 0.6).
+/// Release of the band gains: a gain may fall by at most this factor per `GAIN_RELEASE_HOP_S`
+/// (per hop at 10 ms hops; scaled for other hops so the release takes the same time), so word
+/// tails are not chopped (RNNoise uses the same 0.6 per 10 ms hop).
 const GAIN_RELEASE: f32 = 0.6;
+const GAIN_RELEASE_HOP_S: f32 = 0.010;
 /// Bypass crossfade duration in seconds.
 const BYPASS_FADE_S: f32 = 0.010;
 /// Time constant of the Reduction smoother in seconds.
@@ -97,6 +102,13 @@ pub struct Denoiser {
     df_pos: usize,
     /// Channel-summed `X_t · conj(X_{t−1})` of the fine bins (phase-advance features).
     advance: Vec<Complex32>,
+    /// With lookahead: per channel, the spectra of the last `lookahead` hops, a ring whose
+    /// oldest hop, at `held_pos`, is the one this hop's gains apply to.
+    held: Vec<Vec<Complex32>>,
+    held_pos: usize,
+    lookahead: usize,
+    /// How far a gain may fall per hop (`GAIN_RELEASE` at this hop).
+    release: f32,
     in_fifo: Vec<Vec<f32>>,
     out_fifo: Vec<Vec<f32>>,
     /// Next write position in the input FIFO, 0..hop.
@@ -136,7 +148,7 @@ impl Denoiser {
         let layout = BandLayout::new(&centers, sample_rate, size.fft);
         let mut planner = RealFftPlanner::new();
         let hop_s = size.hop as f32 / sample_rate;
-        let latency = 2 * size.hop - 1;
+        let latency = cfg.latency_samples(size.hop);
         let fine_bins = cfg.fine_bins.min(size.bins());
         let df = cfg.df_order > 0;
         // The phase advance needs the previous hop even for a one-tap filter.
@@ -154,7 +166,7 @@ impl Denoiser {
             energies: vec![0.0; cfg.n_bands],
             features: vec![0.0; cfg.n_features()],
             extractor: FeatureExtractor::new(&cfg, hop_s),
-            pitch: track.then(|| PitchTracker::new(size, sample_rate, nb, channels, &mut planner)),
+            pitch: track.then(|| PitchTracker::new(size, sample_rate, nb, channels, cfg.lookahead, &mut planner)),
             pitch_out: vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }],
             pitch_filter: filterable,
             filter_direct: vec![0.0; nb],
@@ -172,6 +184,10 @@ impl Denoiser {
             df_depth,
             df_pos: 0,
             advance: vec![Complex32::default(); if df { fine_bins } else { 0 }],
+            held: vec![vec![Complex32::default(); cfg.lookahead * size.bins()]; channels],
+            held_pos: 0,
+            lookahead: cfg.lookahead,
+            release: GAIN_RELEASE.powf(hop_s / GAIN_RELEASE_HOP_S),
             in_fifo: vec![vec![0.0; size.hop]; channels],
             out_fifo: vec![vec![0.0; size.hop]; channels],
             pos: 0,
@@ -197,7 +213,7 @@ impl Denoiser {
 
     /// Delay from input to output in samples, exactly.
     pub fn latency_samples(&self) -> usize {
-        2 * self.size.hop - 1
+        self.model.config().latency_samples(self.size.hop)
     }
 
     /// Samples per hop at this rate.
@@ -270,6 +286,8 @@ impl Denoiser {
         self.prev_gains.fill(1.0);
         self.df_history.iter_mut().for_each(|h| h.fill(Complex32::default()));
         self.df_pos = 0;
+        self.held.iter_mut().for_each(|h| h.fill(Complex32::default()));
+        self.held_pos = 0;
         self.pos = 0;
         self.wet = self.wet_target;
         self.out_gain = self.out_gain_target;
@@ -366,7 +384,7 @@ impl Denoiser {
         }
         let n_gains = self.n_gains;
         for (g, prev) in self.gains[..n_gains].iter_mut().zip(&mut self.prev_gains) {
-            *g = g.max(*prev * GAIN_RELEASE);
+            *g = g.max(*prev * self.release);
             *prev = *g;
             *g = g.max(self.floor).min(1.0);
         }
@@ -385,26 +403,40 @@ impl Denoiser {
                 self.bin_gains[..fine].copy_from_slice(&fine_out[..fine]);
             }
         }
+        let bins = self.size.bins();
         for c in 0..self.channels {
+            // The spectrum these gains are for: this hop's, or with lookahead the oldest held
+            // one (the pitch tracker lags by as much, so its filter is for that hop too).
+            let out = played(&mut self.spectra[c], &mut self.held[c], self.held_pos, bins);
             if let (true, Some(tracker)) = (filter, &self.pitch) {
                 // Gains and pitch filter in one pass: direct·X + delayed·P.
                 let learned = (!self.strength.is_empty()).then_some(&self.strength[..]);
                 tracker.filter_gains(c, &self.gains[..nb], learned, &mut self.filter_direct, &mut self.filter_delayed);
                 self.layout.bin_gains(&self.filter_direct, &mut self.bin_gains);
                 self.layout.bin_gains(&self.filter_delayed, &mut self.bin_delayed);
-                let delayed = tracker.delayed(c).iter().zip(&self.bin_delayed);
-                for ((x, g), (p, h)) in self.spectra[c].iter_mut().zip(&self.bin_gains).zip(delayed) {
+                let delayed = tracker.filter_source(c).iter().zip(&self.bin_delayed);
+                for ((x, g), (p, h)) in out.iter_mut().zip(&self.bin_gains).zip(delayed) {
                     *x = *x * *g + *p * *h;
                 }
             } else {
-                for (x, g) in self.spectra[c].iter_mut().zip(&self.bin_gains) {
+                for (x, g) in out.iter_mut().zip(&self.bin_gains) {
                     *x *= *g;
                 }
             }
             if self.df_order > 0 {
+                // No lookahead with deep filtering (`ModelConfig::validate`): it works on this
+                // hop's spectrum.
                 self.deep_filter(c);
             }
-            self.synthesizers[c].push_spectrum(&mut self.spectra[c], &mut self.out_fifo[c]);
+            let out = played(&mut self.spectra[c], &mut self.held[c], self.held_pos, bins);
+            self.synthesizers[c].push_spectrum(out, &mut self.out_fifo[c]);
+            if self.lookahead > 0 {
+                // This hop's spectrum takes the slot just played; it is played `lookahead` hops on.
+                self.held[c][self.held_pos * bins..][..bins].copy_from_slice(&self.spectra[c]);
+            }
+        }
+        if self.lookahead > 0 {
+            self.held_pos = (self.held_pos + 1) % self.lookahead;
         }
     }
 
@@ -426,6 +458,12 @@ impl Denoiser {
             *y += acc * (1.0 - floor);
         }
     }
+}
+
+/// The spectrum a hop's gains apply to and the synthesis plays: without lookahead (`held`
+/// empty) the hop's own, `spectrum`; with it, the oldest held one, in slot `pos` of `held`.
+fn played<'a>(spectrum: &'a mut [Complex32], held: &'a mut [Complex32], pos: usize, bins: usize) -> &'a mut [Complex32] {
+    if held.is_empty() { spectrum } else { &mut held[pos * bins..][..bins] }
 }
 
 // The engine moves between the host's threads.

@@ -46,6 +46,84 @@ fn latency_is_two_hops_minus_one_and_at_most_20ms_at_48k() {
     assert!(959.0 / 48_000.0 <= 0.020);
 }
 
+/// A model with one hop of lookahead at 6.67 ms hops: the latency of 10 ms hops without it.
+fn lookahead_config() -> lull::model::ModelConfig {
+    lull::model::ModelConfig { hop_ms: 20.0 / 3.0, lookahead: 1, ..lull::model::ModelConfig::default() }
+}
+
+#[test]
+fn lookahead_adds_its_hops_to_the_latency_and_the_impulse_comes_out_then() {
+    let model = random_model(&lookahead_config(), 8);
+    for &(rate, hop, expected) in &[(22_050.0, 147, 440), (44_100.0, 294, 881), (48_000.0, 320, 959), (96_000.0, 640, 1919)] {
+        let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
+        assert_eq!((d.hop_size(), d.latency_samples()), (hop, expected), "at {rate} Hz");
+        d.set_reduction_db(0.0);
+        let mut x = vec![0.0f32; expected * 3];
+        x[100] = 1.0;
+        let y = run_blocks(&mut d, &x, &[64]);
+        let peak = y.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+        assert_eq!(peak, 100 + expected, "at {rate} Hz");
+        assert!((y[peak] - 1.0).abs() < 1e-4);
+    }
+}
+
+/// One LSTM unit without memory that follows band 10's level (its gate input crosses zero at
+/// −40 dB band energy), and every band's gain σ(20·h): shut on quiet frames, open on loud ones.
+fn level_gate_model(lookahead: usize) -> Arc<lull::model::Model> {
+    let config = lull::model::ModelConfig { hidden: 1, layers: 1, floor_features: false, ..lookahead_config() };
+    let config = lull::model::ModelConfig { lookahead, ..config };
+    let tensors: Vec<Vec<f32>> = config
+        .tensor_shapes()
+        .iter()
+        .map(|(name, shape)| {
+            let mut t = vec![0.0; shape.iter().product()];
+            match name.as_str() {
+                // Gate rows i, f, g, o: the candidate reads the absolute level of band 10.
+                "lstm.0.weight_ih" => t[2 * config.n_features() + 10] = 3.0,
+                // Input and output gates open, forget gate shut.
+                "lstm.0.bias_ih" => t.copy_from_slice(&[20.0, -20.0, 0.0, 20.0]),
+                "out.weight" => t[..config.n_bands].fill(20.0),
+                _ => {}
+            }
+            t
+        })
+        .collect();
+    Arc::new(lull::model::Model::from_bytes(&lull::model::serialize(&config, &tensors).unwrap()).unwrap())
+}
+
+#[test]
+fn lookahead_applies_the_gains_to_the_hop_before_the_one_they_were_computed_on() {
+    // Faint noise (about −80 dBFS, gains shut down to the −40 dB Reduction floor), then loud
+    // noise from hop k on. Without lookahead the gates open on the first frame that holds the
+    // onset; with one hop of it, that frame's gains are played on the frame before, so the faint
+    // noise of the hop before the onset frame's first hop already comes through (half-way, by
+    // the synthesis window), and not earlier.
+    let rate = 48_000.0;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let hop = 320;
+    let k = 50;
+    let x: Vec<f32> = (0..hop * (k + 20))
+        .map(|i| rng.gen_range(-1.0f32..1.0) * if i < k * hop { 1e-4 } else { 0.1 })
+        .collect();
+    let gain_db = |lookahead: usize, hops: std::ops::Range<usize>| {
+        let mut d = Denoiser::new(level_gate_model(lookahead), rate, 1).unwrap();
+        assert_eq!(d.hop_size(), hop);
+        d.set_reduction_db(40.0);
+        d.set_pitch_filter(false);
+        let lat = d.latency_samples();
+        let y = run_blocks(&mut d, &x, &[100]);
+        let range = hops.start * hop..hops.end * hop;
+        let energy = |s: &[f32]| s.iter().map(|v| v * v).sum::<f32>();
+        10.0 * (energy(&y[range.start + lat..range.end + lat]) / energy(&x[range])).log10()
+    };
+    let (before, at) = (k - 2..k - 1, k - 4..k - 3);
+    let (now, ahead) = (gain_db(0, before.clone()), gain_db(1, before));
+    eprintln!("the hop before the onset frame's: {now:.1} dB without lookahead, {ahead:.1} dB with");
+    assert!(now < -35.0 && ahead > -10.0, "the hop before the onset frame's: {now:.1} dB without lookahead, {ahead:.1} dB with");
+    let (now, ahead) = (gain_db(0, at.clone()), gain_db(1, at));
+    assert!(now < -35.0 && ahead < -35.0, "three hops before the onset: {now:.1} dB without lookahead, {ahead:.1} dB with");
+}
+
 #[test]
 fn impulse_comes_out_exactly_latency_samples_later() {
     for &rate in &[22_050.0, 44_100.0, 48_000.0, 96_000.0] {
@@ -114,11 +192,14 @@ fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let pitch = random_model(&config, 6);
     let config = lull::model::ModelConfig { pitch_strength: true, ..lull::model::ModelConfig::default() };
     let strength = random_model(&config, 7);
+    let config = lull::model::ModelConfig { pitch_strength: true, ..lookahead_config() };
+    let lookahead = random_model(&config, 9);
     vec![
         ("embedded", Box::new(denoiser)),
         ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap())),
         ("pitch features", Box::new(move |r, c| Denoiser::new(pitch.clone(), r, c).unwrap())),
         ("learned pitch strength", Box::new(move |r, c| Denoiser::new(strength.clone(), r, c).unwrap())),
+        ("lookahead", Box::new(move |r, c| Denoiser::new(lookahead.clone(), r, c).unwrap())),
     ]
 }
 

@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
             let mut planner = RealFftPlanner::new();
             let (mut an, mut ac) = (Analyzer::new(size, &mut planner), Analyzer::new(size, &mut planner));
             let mut synth: Vec<Synthesizer> = (0..VARIANTS.len()).map(|_| Synthesizer::new(size, &mut planner)).collect();
-            let mut tracker = PitchTracker::new(size, rate as f32, nb, 1, &mut planner);
+            let mut tracker = PitchTracker::new(size, rate as f32, nb, 1, 0, &mut planner);
             let mut pitch_out = vec![0.0; PitchTracker::output_len(nb)];
             let (mut y, mut x) = (vec![Complex32::default(); bins], vec![Complex32::default(); bins]);
             let mut z = vec![Complex32::default(); bins];

@@ -85,7 +85,7 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
     let track = config.pitch_features || config.pitch_strength;
-    let mut tracker = track.then(|| PitchTracker::new(size, rate, nb, 1, &mut planner));
+    let mut tracker = track.then(|| PitchTracker::new(size, rate, nb, 1, 0, &mut planner));
     let mut pitch_out = vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }];
     let mut band_sums = vec![[0.0; 5]; if config.pitch_strength { nb } else { 0 }];
     let mut mix_hop = vec![0.0; size.hop];
@@ -173,7 +173,25 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
         let top = if v > 0.5 { bandwidth_over(utterances, f.saturating_sub(1) * size.hop, (f + 1) * size.hop, nyquist) } else { nyquist };
         s.weight.extend(gain_hz.iter().map(|&c| if c <= top { 1.0 } else { 0.0 }));
     }
+    look_ahead(&mut s, config.lookahead, config.n_features());
     s
+}
+
+/// Pairs each hop's features with what is wanted `lookahead` hops earlier, as the engine plays
+/// the gains predicted after hop t on hop t − `lookahead`: row i keeps the features of hop
+/// i + `lookahead` and every other field of hop i. The sample is `lookahead` hops shorter.
+fn look_ahead(s: &mut Sample, lookahead: usize, n_features: usize) {
+    let lookahead = lookahead.min(s.frames);
+    if lookahead == 0 {
+        return;
+    }
+    let (before, frames) = (s.frames, s.frames - lookahead);
+    s.features.drain(..lookahead * n_features);
+    // Each field is frame-major with a fixed width (empty fields stay empty).
+    for v in [&mut s.target, &mut s.weight, &mut s.vad, &mut s.df_mix, &mut s.df_clean, &mut s.strength, &mut s.band_energy] {
+        v.truncate(v.len() / before * frames);
+    }
+    s.frames = frames;
 }
 
 /// n_bands × `fine_bins`: the share of each band's gain in each of the lowest bins (0 past the
@@ -189,4 +207,38 @@ fn band_to_fine(layout: &BandLayout, fine_bins: usize) -> Vec<f32> {
         m.extend((0..fine_bins).map(|k| bins.get(k).copied().unwrap_or(0.0)));
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn lookahead_pairs_each_hops_features_with_the_targets_of_hops_before() {
+        let rate = 16_000.0;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let n = 16_000;
+        // A voice-like tone that starts half-way, in noise.
+        let clean: Vec<f32> = (0..n).map(|i| if i > n / 2 { 0.3 * (i as f32 * 0.05).sin() } else { 0.0 }).collect();
+        let noise: Vec<f32> = (0..n).map(|_| rng.gen_range(-0.05..0.05)).collect();
+        let utterances = [Utterance { start: n / 2, end: n, bandwidth_hz: 8_000.0 }];
+        let config = ModelConfig { pitch_features: true, pitch_strength: true, ..ModelConfig::default() };
+        let now = featurize(&config, rate, &clean, &noise, &utterances);
+        for lookahead in [1, 2] {
+            let ahead = featurize(&ModelConfig { lookahead, ..config.clone() }, rate, &clean, &noise, &utterances);
+            assert_eq!(ahead.frames, now.frames - lookahead);
+            let (nf, ng, nb) = (config.n_features(), config.n_gains(), config.n_bands);
+            assert_eq!(ahead.features, now.features[lookahead * nf..]);
+            assert_eq!(ahead.target, now.target[..ahead.frames * ng]);
+            assert_eq!(ahead.weight, now.weight[..ahead.frames * ng]);
+            assert_eq!(ahead.vad, now.vad[..ahead.frames]);
+            assert_eq!(ahead.strength, now.strength[..ahead.frames * nb]);
+            assert_eq!(ahead.band_energy, now.band_energy[..ahead.frames * nb]);
+        }
+        // Not trivially: the hops differ, and the onset makes speech and pause frames.
+        let nf = config.n_features();
+        assert_ne!(now.features[..nf], now.features[nf..2 * nf]);
+        assert!(now.vad.iter().any(|&v| v == 1.0) && now.vad.iter().any(|&v| v == 0.0));
+    }
 }

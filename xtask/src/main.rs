@@ -59,7 +59,7 @@ enum Command {
         /// Sequences per batch.
         #[arg(long, default_value_t = 16)]
         batch: usize,
-        /// Hops (10 ms) per sequence.
+        /// Hops per sequence (300 = 3 s at 10 ms hops).
         #[arg(long, default_value_t = 300)]
         seq_frames: usize,
         #[arg(long, default_value_t = 2e-3)]
@@ -121,6 +121,14 @@ enum Command {
         /// clean speech.
         #[arg(long, default_value_t = ModelConfig::default().pitch_strength, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         pitch_strength: bool,
+        /// Hop in milliseconds (the frame is two hops). With `--lookahead 1`, 6.6667 keeps the
+        /// latency of 10 ms hops without lookahead (959 samples at 48 kHz).
+        #[arg(long, default_value_t = ModelConfig::default().hop_ms)]
+        hop_ms: f32,
+        /// Hops the network looks ahead: its gains after hop t apply to hop t − N, and the
+        /// latency grows by N hops (0..=4).
+        #[arg(long, default_value_t = ModelConfig::default().lookahead)]
+        lookahead: usize,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -283,7 +291,7 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, init_weights, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
-            over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
+            hop_ms, lookahead, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows,
         } => {
@@ -306,6 +314,8 @@ fn main() -> Result<()> {
                 floor_features: pick!(config.floor_features),
                 pitch_features: pick!(config.pitch_features),
                 pitch_strength: pick!(config.pitch_strength),
+                hop_ms: pick!(config.hop_ms),
+                lookahead: pick!(config.lookahead),
                 ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
             };
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));

@@ -304,7 +304,8 @@ fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], wi
 pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
     let samples: Vec<Sample> = (0..batch)
         .map(|_| {
-            let ex = source.example(rng, config, frames);
+            // With lookahead the features run that many hops ahead of the targets.
+            let ex = source.example(rng, config, frames + config.lookahead);
             featurize(config, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
         })
         .collect();

@@ -158,6 +158,16 @@ fn smoke_train_with_a_learned_pitch_strength_lowers_loss() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn smoke_train_with_lookahead_lowers_loss() {
+    let dir = std::env::temp_dir().join(format!("lull-smoke-lookahead-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 32, layers: 1, hop_ms: 20.0 / 3.0, lookahead: 1, pitch_strength: true, ..ModelConfig::default() };
+    let state = train::train(request(&config, &dir, 30, 7, false)).unwrap();
+    loss_fell_and_export_loads(&state, &config, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--init-weights`: a new run starts from an exported model's weights exactly (a fine-tune of a
 /// model whose run directory is gone) and trains on from where that model was; a model of
 /// another configuration is refused with the configuration it has.
@@ -207,11 +217,12 @@ fn resume_from_the_command_line_keeps_the_runs_options() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         train::load_state(&dir).unwrap()
     };
-    let first = ["--steps", "2", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1"];
+    let first = ["--steps", "2", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1", "--hop-ms", "8", "--lookahead", "1"];
     let started = train(&[&first[..], &["--over-suppression", "3", "--gain-power", "0.75", "--speech-level-min-db", "-50", "--time-budget-min", "0", "--val-every", "1"]].concat());
     assert_eq!(started.step, 2);
     let resumed = train(&["--resume", "--steps", "4"]);
     assert_eq!(resumed.step, 4);
+    assert_eq!((started.config.hop_ms, started.config.lookahead), (8.0, 1));
     assert_eq!(resumed.config, started.config, "the model size came from the run, not the defaults");
     let (a, b) = (&started.options, &resumed.options);
     assert_eq!((b.batch, b.seq_frames, b.val_every, b.over_suppression, b.time_budget_min), (a.batch, a.seq_frames, a.val_every, 3.0, 0.0));

@@ -135,14 +135,17 @@ fn best_lag(x: &[f32], end: usize, now: &[f32], lo: usize, hi: usize, penalty: i
     best
 }
 
-/// One channel's share of the tracker: its input history, the spectrum of its frame one period
-/// back, and that frame's band energies against the current frame's.
+/// One channel's share of the tracker: its input history, and for each of the last frames (a
+/// ring of `PitchTracker::depth`, so the filter can work `lag` hops behind) the spectrum of the
+/// frame one period back and that frame's band energies against the frame's own.
 struct ChannelPitch {
     /// Host-rate input, oldest first (as long as the tracker's mix history).
     history: Vec<f32>,
-    /// Spectrum of the frame one period back, windowed like the current one.
+    /// Per frame of the ring, the spectrum of the frame one period back, windowed like the
+    /// frame itself: `bins` values per slot.
     delayed: Vec<Complex32>,
-    /// Per band: [Re Σ X·P*, Σ |X|², Σ |P|²] (current frame X, delayed frame P).
+    /// Per frame of the ring and band: [Re Σ X·P*, Σ |X|², Σ |P|²] (the frame X, its frame one
+    /// period back P): `n_bands` per slot.
     bands: Vec<[f32; 3]>,
 }
 
@@ -169,19 +172,28 @@ pub struct PitchTracker {
     channels: Vec<ChannelPitch>,
     /// Per band, the channels' summed band sums.
     pooled: Vec<[f32; 3]>,
+    /// Frames kept per channel: the lag of the pitch filter behind the newest frame, plus one.
+    depth: usize,
+    /// Ring slot of the newest frame.
+    newest: usize,
+    bins: usize,
+    n_bands: usize,
 }
 
 impl PitchTracker {
-    pub fn new(size: StftSize, sample_rate: f32, n_bands: usize, channels: usize, planner: &mut RealFftPlanner<f32>) -> Self {
+    /// `lag`: how many hops behind the newest frame the pitch filter works (`filter_gains`,
+    /// `filter_source`), the model's lookahead: the engine outputs that older frame.
+    pub fn new(size: StftSize, sample_rate: f32, n_bands: usize, channels: usize, lag: usize, planner: &mut RealFftPlanner<f32>) -> Self {
         let decimation = ((sample_rate / COARSE_RATE_HZ).floor() as usize).max(1);
         let min_lag = ((MIN_PERIOD_S * sample_rate).round() as usize).max(1);
         let max_lag = ((MAX_PERIOD_S * sample_rate).round() as usize).max(min_lag + 1);
         let history_len = size.fft + max_lag + decimation;
         let bins = size.bins();
+        let depth = lag + 1;
         let channel = || ChannelPitch {
             history: vec![0.0; history_len],
-            delayed: vec![Complex32::default(); bins],
-            bands: vec![[0.0; 3]; n_bands],
+            delayed: vec![Complex32::default(); depth * bins],
+            bands: vec![[0.0; 3]; depth * n_bands],
         };
         Self {
             size,
@@ -194,7 +206,17 @@ impl PitchTracker {
             transform: FrameTransform::new(size, planner),
             channels: (0..channels.max(1)).map(|_| channel()).collect(),
             pooled: vec![[0.0; 3]; n_bands],
+            depth,
+            newest: 0,
+            bins,
+            n_bands,
         }
+    }
+
+    /// Ring slot of the frame the pitch filter works on, `lag` hops before the newest (the
+    /// oldest kept).
+    fn filter_slot(&self) -> usize {
+        (self.newest + 1) % self.depth
     }
 
     /// Length of `analyze`'s output for `n_bands` bands: a correlation per band, then the
@@ -203,12 +225,20 @@ impl PitchTracker {
         n_bands + GLOBAL_FEATURES
     }
 
-    /// Channel `c`'s frame one period back, as `analyze` last transformed it.
+    /// The spectrum of the frame one period before the newest frame of channel `c`, as
+    /// `analyze` last transformed it.
     pub fn delayed(&self, c: usize) -> &[Complex32] {
-        &self.channels[c].delayed
+        &self.channels[c].delayed[self.newest * self.bins..][..self.bins]
     }
 
-    /// RNNoise's pitch filter for channel `c`, folded into its band gains. The filter adds the
+    /// The spectrum of the frame one period before the frame the pitch filter works on (`lag`
+    /// hops before the newest): the `P` that `filter_gains`' delayed gains multiply.
+    pub fn filter_source(&self, c: usize) -> &[Complex32] {
+        &self.channels[c].delayed[self.filter_slot() * self.bins..][..self.bins]
+    }
+
+    /// RNNoise's pitch filter for channel `c`, folded into its band gains, for the frame `lag`
+    /// hops before the newest (with no lag, the newest). The filter adds the
     /// frame one period back to the current one, `X + r·P`: the harmonics of a voice add up in
     /// phase and the noise between them does not, so the noise there falls by up to 3 dB
     /// before any gain, which band gains alone cannot do. Per band, with `gains` the band gains
@@ -233,8 +263,9 @@ impl PitchTracker {
     /// instead, PercepNet's way.
     pub fn filter_gains(&self, c: usize, gains: &[f32], learned: Option<&[f32]>, direct: &mut [f32], delayed: &mut [f32]) {
         let ch = &self.channels[c];
+        let bands = &ch.bands[self.filter_slot() * self.n_bands..][..self.n_bands];
         for (b, (d, p)) in direct.iter_mut().zip(delayed.iter_mut()).enumerate() {
-            let [cross, ex, ep] = ch.bands[b];
+            let [cross, ex, ep] = bands[b];
             let g = gains[b];
             let e = periodicity(cross, ex, ep);
             let strength = match learned {
@@ -271,6 +302,7 @@ impl PitchTracker {
             ch.delayed.fill(Complex32::default());
             ch.bands.fill([0.0; 3]);
         }
+        self.newest = 0;
     }
 
     /// Best period in host samples and its normalised correlation, over the frame that ends now.
@@ -317,12 +349,16 @@ impl PitchTracker {
             }
         }
         let (period, voicing) = self.find_period();
+        self.newest = (self.newest + 1) % self.depth;
+        let (slot, bins, nb) = (self.newest, self.bins, self.n_bands);
         self.pooled.fill([0.0; 3]);
         for (ch, spectrum) in self.channels.iter_mut().zip(spectra) {
-            self.transform.forward(&ch.history[len - fft - period..len - period], &mut ch.delayed);
-            let (x, p) = (spectrum.as_ref(), &ch.delayed);
-            layout.pool(|k| [x[k].re * p[k].re + x[k].im * p[k].im, x[k].norm_sqr(), p[k].norm_sqr()], &mut ch.bands);
-            for (total, band) in self.pooled.iter_mut().zip(&ch.bands) {
+            let delayed = &mut ch.delayed[slot * bins..][..bins];
+            self.transform.forward(&ch.history[len - fft - period..len - period], delayed);
+            let (x, p) = (spectrum.as_ref(), &*delayed);
+            let bands = &mut ch.bands[slot * nb..][..nb];
+            layout.pool(|k| [x[k].re * p[k].re + x[k].im * p[k].im, x[k].norm_sqr(), p[k].norm_sqr()], bands);
+            for (total, band) in self.pooled.iter_mut().zip(bands.iter()) {
                 for (t, v) in total.iter_mut().zip(band) {
                     *t += v;
                 }
@@ -351,7 +387,7 @@ mod tests {
         let size = StftSize::for_rate(rate, 10.0);
         let mut planner = RealFftPlanner::new();
         let mut analyzer = Analyzer::new(size, &mut planner);
-        let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
+        let mut tracker = PitchTracker::new(size, rate, 32, 1, 0, &mut planner);
         let mut spectrum = vec![Complex32::default(); size.bins()];
         let mut out = vec![f32::NAN; PitchTracker::output_len(32)];
         for hop in signal.chunks_exact(size.hop) {
@@ -432,7 +468,7 @@ mod tests {
         let size = StftSize::for_rate(rate, 10.0);
         let layout = BandLayout::new(&BandCenters::erb(32, 20_000.0, 100.0), rate, size.fft);
         let mut planner = RealFftPlanner::new();
-        let mut tracker = PitchTracker::new(size, rate, 32, 1, &mut planner);
+        let mut tracker = PitchTracker::new(size, rate, 32, 1, 0, &mut planner);
         let mut out = vec![0.0; PitchTracker::output_len(32)];
         let spectrum = vec![Complex32::default(); size.bins()];
         for hop in voice(120.0, rate, 0.2).chunks_exact(size.hop) {
@@ -460,6 +496,42 @@ mod tests {
         // In between: S weaker in P than in X (the pitch moved) gives a partial strength.
         let r = best_strength([1.0, 0.6, 2.0, 2.0, 0.6]);
         assert!(r > 0.0 && r < 1.0, "{r}");
+    }
+
+    #[test]
+    fn a_lagged_tracker_filters_the_frame_lag_hops_back() {
+        let rate = 48_000.0;
+        let size = StftSize::for_rate(rate, 10.0);
+        let layout = BandLayout::new(&BandCenters::erb(32, 20_000.0, 100.0), rate, size.fft);
+        let mut planner = RealFftPlanner::new();
+        let mut analyzer = Analyzer::new(size, &mut planner);
+        let mut now = PitchTracker::new(size, rate, 32, 1, 0, &mut planner);
+        let mut lagged = PitchTracker::new(size, rate, 32, 1, 2, &mut planner);
+        let clean = voice(150.0, rate, 0.3);
+        let signal: Vec<f32> = clean.iter().zip(noise(clean.len(), 5)).map(|(v, n)| v + n).collect();
+        let mut spectrum = vec![Complex32::default(); size.bins()];
+        let (mut out, mut out_lagged) = (vec![0.0; PitchTracker::output_len(32)], vec![0.0; PitchTracker::output_len(32)]);
+        let gains = vec![0.3; 32];
+        let filter = |t: &PitchTracker| {
+            let (mut d, mut p) = (vec![0.0; 32], vec![0.0; 32]);
+            t.filter_gains(0, &gains, None, &mut d, &mut p);
+            (t.filter_source(0).to_vec(), d, p)
+        };
+        let mut history = Vec::new();
+        for (i, hop) in signal.chunks_exact(size.hop).enumerate() {
+            analyzer.push_hop(hop, &mut spectrum);
+            now.analyze(&[hop], &[&spectrum], &layout, &mut out);
+            lagged.analyze(&[hop], &[&spectrum], &layout, &mut out_lagged);
+            // The features and the newest frame one period back do not lag.
+            assert_eq!(out, out_lagged);
+            assert_eq!(now.delayed(0), lagged.delayed(0));
+            history.push(filter(&now));
+            if i >= 2 {
+                assert!(history[i - 2] == filter(&lagged), "hop {i}: the lagged filter is not the one of two hops before");
+                // Not trivially so: the voice's frames differ from hop to hop.
+                assert!(history[i - 2] != history[i]);
+            }
+        }
     }
 
     #[test]

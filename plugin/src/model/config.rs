@@ -16,6 +16,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// DF_TAP_MAX)` of the network's output, smooth for training and never wild in the engine.
 pub const DF_TAP_MAX: f32 = 2.0;
 
+/// Most hops of lookahead a model may ask for.
+pub const MAX_LOOKAHEAD: usize = 4;
+
 /// safetensors metadata keys.
 pub const META_FORMAT_VERSION: &str = "lull.format_version";
 pub const META_CONFIG: &str = "lull.config";
@@ -29,7 +32,8 @@ pub struct ModelConfig {
     pub band_max_hz: f32,
     /// Minimum distance between band centres in Hz.
     pub band_min_spacing_hz: f32,
-    /// Hop duration in milliseconds; the frame is two hops.
+    /// Hop duration in milliseconds; the frame is two hops. Latency is `(2 + lookahead)` hops
+    /// less one sample.
     pub hop_ms: f32,
     /// Time constant of the feature running mean, in seconds.
     pub norm_tau_s: f32,
@@ -75,6 +79,14 @@ pub struct ModelConfig {
     /// before this field existed.
     #[serde(default)]
     pub pitch_strength: bool,
+    /// Hops the network looks ahead: the gains it predicts after hop t are applied to hop t −
+    /// `lookahead`, so at an onset it has already heard the frame it is deciding about (a
+    /// consonant's first hop no longer meets gains set on the pause before it). Each hop of it
+    /// adds one hop to the latency, `(2 + lookahead)·hop − 1`; within the 20 ms budget that
+    /// needs a shorter hop (6.67 ms with 1). Training pairs each hop's features with the
+    /// targets `lookahead` hops earlier. 0 for files written before this field existed.
+    #[serde(default)]
+    pub lookahead: usize,
 }
 
 impl Default for ModelConfig {
@@ -92,11 +104,18 @@ impl Default for ModelConfig {
             floor_features: true,
             pitch_features: false,
             pitch_strength: false,
+            lookahead: 0,
         }
     }
 }
 
 impl ModelConfig {
+    /// Delay from input to output in samples for a hop of `hop` samples: a frame of two hops,
+    /// less one sample (a hop is processed as its last sample arrives), plus the lookahead.
+    pub fn latency_samples(&self, hop: usize) -> usize {
+        (2 + self.lookahead) * hop - 1
+    }
+
     /// Input width of the first layer: two features per band (one more each with
     /// `floor_features` and `pitch_features`), the pitch tracker's frame-wide features, then per
     /// fine bin one, or three with deep filtering.
@@ -224,6 +243,13 @@ impl ModelConfig {
         if self.pitch_strength && !self.pitch_filterable() {
             return bad("pitch_strength without a pitch filter (fine bins with gains of their own)".into());
         }
+        // The deep filter reads the newest hops' spectra; it has no delayed path.
+        if self.lookahead > MAX_LOOKAHEAD || (self.lookahead > 0 && self.df_order > 0) {
+            return bad(format!(
+                "lookahead = {} with df_order = {} (expected 0..={MAX_LOOKAHEAD}, and 0 with deep filtering)",
+                self.lookahead, self.df_order
+            ));
+        }
         if !(1..=1024).contains(&self.hidden) {
             return bad(format!("hidden = {} (expected 1..=1024)", self.hidden));
         }
@@ -265,6 +291,17 @@ mod tests {
         // So a learned strength needs band gains there too.
         assert!(ModelConfig { pitch_strength: true, ..fine_gains }.validate().is_err());
         assert!(ModelConfig { pitch_strength: true, ..deep_filter }.validate().is_ok());
+    }
+
+    #[test]
+    fn lookahead_is_bounded_refused_with_a_deep_filter_and_adds_hops_to_the_latency() {
+        let c = ModelConfig::default();
+        assert_eq!(c.latency_samples(480), 959);
+        let ahead = ModelConfig { lookahead: 1, ..c.clone() };
+        assert_eq!(ahead.latency_samples(320), 959);
+        assert!(ahead.validate().is_ok());
+        assert!(ModelConfig { lookahead: super::MAX_LOOKAHEAD + 1, ..c.clone() }.validate().is_err());
+        assert!(ModelConfig { fine_bins: 16, df_order: 2, ..ahead }.validate().is_err());
     }
 
     #[test]
