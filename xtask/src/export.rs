@@ -41,6 +41,8 @@ fn model_card(s: &RunState) -> String {
     let _ = writeln!(m, "Written by `cargo xtask export` from the training run's `state.json`.\n");
     let _ = writeln!(m, "## Architecture\n");
     let bin_hz = 1000.0 / (2.0 * c.hop_ms);
+    // Durations in ms to 0.01 (6.67, not f32's 6.6666665; 10, not 10.00).
+    let ms = |v: f32| (v * 100.0).round() / 100.0;
     let top_hz = c.fine_bins as f32 * bin_hz;
     let floor_in = if c.floor_features {
         format!(", and log energy above its {} s running minimum (noise floor)", lull::dsp::features::NOISE_FLOOR_WINDOW_S)
@@ -63,7 +65,7 @@ fn model_card(s: &RunState) -> String {
             format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops, added to what the band gains make of the bin", order - 1),
         ),
     };
-    let _ = writeln!(m, "- Input: {} features per 10 ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
+    let _ = writeln!(m, "- Input: {} features per {} ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), ms(c.hop_ms), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
     let strength_out = if c.pitch_strength { format!(", {} pitch filter strengths (sigmoid)", c.n_bands) } else { String::new() };
     let _ = writeln!(m, "- {} LSTM layers × {} units, dense head: {} band gains (sigmoid){fine_out}{strength_out}, voice activity", c.layers, c.hidden, c.n_bands);
     let _ = writeln!(m, "- Parameters: {}", c.parameter_count());
@@ -72,7 +74,19 @@ fn model_card(s: &RunState) -> String {
     } else if c.pitch_filterable() {
         let _ = writeln!(m, "- The engine adds a pitch filter after the network (RNNoise's comb: the frame one pitch period back, where a band is periodic and its gain removes much), not trained: `PitchTracker::filter_gains`");
     }
-    let _ = writeln!(m, "- Frame {} ms, hop {} ms, √Hann windows; latency 2·hop − 1 samples (959 at 48 kHz)\n", 2.0 * c.hop_ms, c.hop_ms);
+    let hop_48k = lull::dsp::stft::StftSize::for_rate(48_000.0, c.hop_ms).hop;
+    let ahead = match c.lookahead {
+        0 => String::new(),
+        n => format!("; the network looks {n} hop(s) ahead (its gains are played on the hop {n} before the newest)"),
+    };
+    let _ = writeln!(
+        m,
+        "- Frame {} ms, hop {} ms, √Hann windows{ahead}; latency {}·hop − 1 samples ({} at 48 kHz)\n",
+        ms(2.0 * c.hop_ms),
+        ms(c.hop_ms),
+        2 + c.lookahead,
+        c.latency_samples(hop_48k)
+    );
     let _ = writeln!(m, "## Training\n");
     let _ = writeln!(m, "- Corpus: {}", s.corpus);
     let _ = writeln!(m, "- Command: `{}`", s.command);

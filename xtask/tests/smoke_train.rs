@@ -164,7 +164,10 @@ fn smoke_train_with_lookahead_lowers_loss() {
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, hop_ms: 20.0 / 3.0, lookahead: 1, pitch_strength: true, ..ModelConfig::default() };
     let state = train::train(request(&config, &dir, 30, 7, false)).unwrap();
-    loss_fell_and_export_loads(&state, &config, &dir);
+    let weights = loss_fell_and_export_loads(&state, &config, &dir);
+    // The model card states the hop and the latency this model has, not the 10 ms default's.
+    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    assert!(card.contains("per 6.67 ms hop") && card.contains("Frame 13.33 ms") && card.contains("latency 3·hop − 1 samples (959 at 48 kHz)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
