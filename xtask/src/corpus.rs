@@ -65,7 +65,7 @@ const FLOOR_MIN_SECONDS: f64 = 1.0;
 pub struct CorpusSource {
     speech: Vec<Clip>,
     speech_pick: WeightedIndex<f64>,
-    /// Speech clips `with_min_speech_snr` leaves out, one flag per clip.
+    /// Speech clips `with_min_speech_snr` and `with_speech_subset` leave out, one flag per clip.
     left_out: Vec<bool>,
     /// Share of speech draws that are generated speech; see `with_generated_speech`.
     generated_share: f64,
@@ -80,7 +80,7 @@ pub struct CorpusSource {
     clip_windows: bool,
     /// Range of the speech's active level in training examples (dBFS); see `with_speech_levels`.
     levels_db: (f32, f32),
-    /// Seconds of speech `with_min_speech_snr` left out.
+    /// Seconds of speech `with_min_speech_snr` and `with_speech_subset` left out.
     excluded_speech_s: f64,
     /// How the training SNR is drawn; see `draw_snr_db` and `with_low_snr_emphasis`.
     snr_emphasis: f32,
@@ -138,10 +138,15 @@ impl CorpusSource {
         let manifest = Manifest::load(data_dir)?;
         let speech = load(&manifest, Kind::Speech, split)?;
         let noise = load(&manifest, Kind::Noise, split)?;
-        let left_out = vec![false; speech.len()];
-        Ok(Self {
-            speech_pick: Self::speech_weights(&speech, &left_out, 0.0)?,
-            left_out,
+        Ok(Self { speech_pick: Self::speech_weights(&speech, &vec![false; speech.len()], 0.0)?, ..Self::from_clips(speech, noise) })
+    }
+
+    /// A source over these clips with every option at its default; `speech_pick` is a
+    /// placeholder the caller replaces (it may have no speech to weigh).
+    fn from_clips(speech: Vec<Clip>, noise: Vec<Clip>) -> Self {
+        Self {
+            speech_pick: WeightedIndex::new([1.0]).expect("constant weights"),
+            left_out: vec![false; speech.len()],
             generated_share: 0.0,
             speech,
             noise,
@@ -153,7 +158,7 @@ impl CorpusSource {
             excluded_speech_s: 0.0,
             snr_emphasis: 1.0,
             only_weights: None,
-        })
+        }
     }
 
     /// How often each speech clip is drawn: by its length, full-band voices boosted, the clips
@@ -232,6 +237,39 @@ impl CorpusSource {
         Ok(self)
     }
 
+    /// Draws only about `fraction` of each recorded voice's clips (the same ones every run: a
+    /// clip is kept when the fractional part of its index within its voice times the golden
+    /// ratio is below `fraction`, which spreads the kept clips evenly through the voice), for
+    /// the voice and for babble. Generated speech keeps its share. It asks how much the amount
+    /// of recorded speech limits the model: the same voices, less of each. Call it after
+    /// `with_min_speech_snr`, whose choice it adds to.
+    pub fn with_speech_subset(mut self, fraction: f64) -> Result<Self> {
+        anyhow::ensure!(fraction > 0.0 && fraction <= 1.0, "the subset of recorded speech must be in (0, 1], got {fraction}");
+        let mut seen: Vec<(Arc<str>, usize)> = Vec::new();
+        for (c, out) in self.speech.iter().zip(self.left_out.iter_mut()) {
+            if c.generated.is_some() {
+                continue;
+            }
+            let i = match seen.iter_mut().find(|(v, _)| *v == c.voice) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    seen.push((c.voice.clone(), 0));
+                    0
+                }
+            };
+            // i·φ mod 1 for i = 0, 1, 2…: 0, .618, .236, .854, .472… (clip 0 is always kept).
+            if (i as f64 * 0.618_033_988_749_895).fract() >= fraction {
+                *out = true;
+            }
+        }
+        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        self.excluded_speech_s = self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
+        Ok(self)
+    }
+
     /// High-passes every speech clip at `hz` (Butterworth, run forwards and backwards: zero
     /// phase, 24 dB/octave, −6 dB at `hz`) and measures its level again. A
     /// voice has nothing below its fundamental, but the corpus's clips carry DC offsets and
@@ -249,7 +287,7 @@ impl CorpusSource {
         self
     }
 
-    /// Seconds of speech left out by `with_min_speech_snr` (0 without it).
+    /// Seconds of speech left out by `with_min_speech_snr` and `with_speech_subset` (0 without them).
     pub fn excluded_speech_seconds(&self) -> f64 {
         self.excluded_speech_s
     }
@@ -560,5 +598,23 @@ mod tests {
         // No share: generated clips are never drawn.
         let w = CorpusSource::speech_weight_values(&speech, &[false; 4], 0.0).unwrap();
         assert_eq!(&w[1..], &[0.0; 3]);
+    }
+
+    #[test]
+    fn a_speech_subset_keeps_that_share_of_each_recorded_voice() {
+        let voiced = |voice: &str, generated: Option<&'static str>| Clip { voice: voice.into(), ..clip(1, generated) };
+        let speech: Vec<Clip> = (0..40).map(|_| voiced("a", None)).chain((0..10).map(|_| voiced("b", None))).chain((0..4).map(|_| voiced("g", Some("piper-joe")))).collect();
+        let source = CorpusSource { generated_share: 0.2, ..CorpusSource::from_clips(speech, Vec::new()) }.with_speech_subset(0.5).unwrap();
+        let kept = |range: std::ops::Range<usize>| range.filter(|&i| !source.left_out[i]).count();
+        // Half of each recorded voice, within one clip; every generated clip.
+        let (a, b, g) = (kept(0..40), kept(40..50), kept(50..54));
+        assert!(a.abs_diff(20) <= 1 && b.abs_diff(5) <= 1 && g == 4, "{a} {b} {g}");
+        assert!((source.excluded_speech_seconds() - (50 - a - b) as f64).abs() < 1e-9);
+        // Generated speech keeps its share of the draws; left-out clips are never drawn.
+        let w = CorpusSource::speech_weight_values(&source.speech, &source.left_out, 0.2).unwrap();
+        let (recorded, generated): (f64, f64) = (w[..50].iter().sum(), w[50..].iter().sum());
+        assert!((generated / (recorded + generated) - 0.2).abs() < 1e-9);
+        assert!(w[..50].iter().zip(&source.left_out).all(|(w, out)| !out || *w == 0.0));
+        assert!(CorpusSource::from_clips(Vec::new(), Vec::new()).with_speech_subset(0.0).is_err());
     }
 }

@@ -198,6 +198,11 @@ enum Command {
         /// The shipped model trains with it; `--clip-windows false` starts every clip at the top.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         clip_windows: bool,
+        /// Train on about this fraction of each recorded voice's clips (the same ones every
+        /// run), for the voice and for babble; the generated voices keep their share. 1 = all
+        /// (the shipped model). Asks how much the amount of recorded speech limits the model.
+        #[arg(long, default_value_t = 1.0)]
+        speech_subset: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -293,7 +298,7 @@ fn main() -> Result<()> {
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             hop_ms, lookahead, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -328,6 +333,7 @@ fn main() -> Result<()> {
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
+            let speech_subset = pick!(options.speech_subset);
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -346,6 +352,7 @@ fn main() -> Result<()> {
             ensure_in("--generated-share", generated_share, 0.0..=0.9)?;
             ensure_in("--weight-decay", weight_decay, 0.0..=1.0)?;
             ensure_in("--dropout", dropout, 0.0..=0.9)?;
+            ensure_in("--speech-subset", speech_subset, 0.05..=1.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -374,6 +381,15 @@ fn main() -> Result<()> {
                             train = train.with_min_speech_snr(db as f32)?;
                             println!(
                                 "left out {:.2} of {:.2} h of training speech: noise floor less than {db} dB below the voice",
+                                train.excluded_speech_seconds() / 3600.0,
+                                train.speech_seconds() / 3600.0
+                            );
+                        }
+                        if speech_subset < 1.0 {
+                            train = train.with_speech_subset(speech_subset)?;
+                            println!(
+                                "training on {:.0} % of each recorded voice's clips: {:.2} of {:.2} h of recorded speech left out",
+                                speech_subset * 100.0,
                                 train.excluded_speech_seconds() / 3600.0,
                                 train.speech_seconds() / 3600.0
                             );
@@ -419,6 +435,7 @@ fn main() -> Result<()> {
                 generated_share,
                 generated_voices,
                 clip_windows,
+                speech_subset,
                 weight_decay,
                 dropout,
                 snapshot_every,

@@ -121,6 +121,10 @@ pub struct TrainOptions {
     /// as before it existed.
     #[serde(default)]
     pub clip_windows: bool,
+    /// Fraction of each recorded voice's clips drawn (`CorpusSource::with_speech_subset`); 1 =
+    /// all, as before it existed.
+    #[serde(default = "one")]
+    pub speech_subset: f64,
     /// AdamW's decoupled weight decay (each step shrinks every weight by `lr · weight_decay`);
     /// 1e-4, as before it was an option.
     #[serde(default = "legacy_weight_decay")]
