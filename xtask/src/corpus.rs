@@ -80,8 +80,6 @@ pub struct CorpusSource {
     clip_windows: bool,
     /// Range of the speech's active level in training examples (dBFS); see `with_speech_levels`.
     levels_db: (f32, f32),
-    /// Seconds of speech `with_min_speech_snr` and `with_speech_subset` left out.
-    excluded_speech_s: f64,
     /// How the training SNR is drawn; see `draw_snr_db` and `with_low_snr_emphasis`.
     snr_emphasis: f32,
     /// After `speech_only`: each speech clip's draw weight, so that a second restriction
@@ -155,7 +153,6 @@ impl CorpusSource {
             noise_speed_perturb: 0.0,
             clip_windows: false,
             levels_db: LEGACY_SPEECH_LEVELS_DB,
-            excluded_speech_s: 0.0,
             snr_emphasis: 1.0,
             only_weights: None,
         }
@@ -233,7 +230,6 @@ impl CorpusSource {
         // The floors are measured here, once, rather than for every clip the loader reads.
         self.left_out = self.speech.iter().map(|c| c.noisy(min_snr_db)).collect();
         self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
-        self.excluded_speech_s = self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
         Ok(self)
     }
 
@@ -266,7 +262,6 @@ impl CorpusSource {
             }
         }
         self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
-        self.excluded_speech_s = self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum();
         Ok(self)
     }
 
@@ -289,7 +284,7 @@ impl CorpusSource {
 
     /// Seconds of speech left out by `with_min_speech_snr` and `with_speech_subset` (0 without them).
     pub fn excluded_speech_seconds(&self) -> f64 {
-        self.excluded_speech_s
+        self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum()
     }
 
     /// Draws each training example's active speech level uniformly from `min..max` dBFS. The

@@ -386,11 +386,13 @@ fn main() -> Result<()> {
                             );
                         }
                         if speech_subset < 1.0 {
+                            // Only what the subset adds to what `--min-speech-snr-db` left out.
+                            let before = train.excluded_speech_seconds();
                             train = train.with_speech_subset(speech_subset)?;
                             println!(
-                                "training on {:.0} % of each recorded voice's clips: {:.2} of {:.2} h of recorded speech left out",
+                                "training on {:.0} % of each recorded voice's clips: {:.2} of {:.2} h of recorded speech left out by the subset",
                                 speech_subset * 100.0,
-                                train.excluded_speech_seconds() / 3600.0,
+                                (train.excluded_speech_seconds() - before) / 3600.0,
                                 train.speech_seconds() / 3600.0
                             );
                         }
