@@ -15,8 +15,9 @@ use lull::engine::Denoiser;
 use lull::model::Model;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::compare::{differences, difference_table, DifferenceRow};
 use crate::corpus::{CorpusSource, NoiseChoice};
 use crate::data::manifest::Split;
 use crate::metrics::{band_energy_ratio_db, pesq_wb, resample, si_sdr, stoi, DEFAULT_ACTIVE_RANGE_DB};
@@ -63,22 +64,31 @@ pub struct Scores {
 }
 
 /// One mixture's scores for one system, so a bucket's mean can be traced to the mixtures
-/// that move it (a few recorded noises can swing the −5 dB bucket by a tenth).
-#[derive(Debug, Clone, Serialize)]
+/// that move it (a few recorded noises can swing the −5 dB bucket by a tenth), and two
+/// evaluations compared mixture by mixture (`xtask compare` reads them back from the JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MixtureScores {
     pub rate: u32,
     pub snr: i32,
     /// Index within the bucket: mixture `index` holds the same speech and noise in every bucket.
     pub index: usize,
     /// Noise class (of the louder noise, when two are summed).
-    pub noise: &'static str,
+    pub noise: String,
     /// The lowest real bandwidth among the recordings in the mixture's speech track: below
     /// 8 kHz, PESQ-WB also hears the noise above the voice.
     pub speech_bandwidth_hz: f32,
     pub system: String,
+    #[serde(deserialize_with = "nan_if_null")]
     pub pesq_wb: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub stoi: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub si_sdr: f64,
+}
+
+/// JSON has no NaN: serde_json writes an undefined score as `null`, read back as NaN.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +118,9 @@ pub struct Report {
     /// system → output-to-clean energy during speech over the whole band (0 = untouched). A
     /// denoiser should not care how loud a voice is, only how far above the noise.
     pub clean_speech_energy_by_level_db: BTreeMap<i32, BTreeMap<String, f64>>,
+    /// Lull minus nnnoiseless, mixture by mixture, per rate and bucket and over all buckets,
+    /// with confidence intervals: whether a lead is more than the draw of mixtures.
+    pub lead_over_nnnoiseless: Vec<DifferenceRow>,
     /// Every mixture's scores, in evaluation order (undefined scores as NaN become `null`).
     pub mixtures: Vec<MixtureScores>,
     pub split: Split,
@@ -264,7 +277,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                         rate,
                         snr: snr as i32,
                         index: i,
-                        noise: class.name(),
+                        noise: class.name().to_string(),
                         speech_bandwidth_hz: voice_hz,
                         system: name.to_string(),
                         pesq_wb: one.pesq_wb,
@@ -345,6 +358,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let avg = |m: BTreeMap<String, (f64, usize)>| m.into_iter().map(|(k, (s, n))| (k, s / n.max(1) as f64)).collect();
     let lat = Denoiser::new(o.model.clone(), 48_000.0, 1)?.latency_samples();
     let energy_by_level: BTreeMap<i32, BTreeMap<String, f64>> = level_energy.into_iter().map(|(l, m)| (l, avg(m))).collect();
+    let lead_over_nnnoiseless = differences(&mixtures, "lull", &mixtures, "nnnoiseless")?;
     Ok(Report {
         buckets,
         overall,
@@ -356,6 +370,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         white_noise_si_sdr_improvement_db: avg(white),
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_by_level_db: energy_by_level,
+        lead_over_nnnoiseless,
         mixtures,
         split: o.split,
         voice: o.voice.clone(),
@@ -496,6 +511,7 @@ pub fn markdown(r: &Report) -> String {
             }
         }
     }
+    m.push_str(&difference_table(&r.lead_over_nnnoiseless, "Lull − nnnoiseless"));
     let khz = r.by_noise_rate as f64 / 1000.0;
     group_table(&mut m, &format!("Per noise class, {khz:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder)"), "noise", r.by_noise.iter().map(|(c, s)| (c.clone(), s)));
     group_table(

@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod augment;
+pub mod compare;
 pub mod corpus;
 pub mod data;
 pub mod eval;
@@ -17,6 +18,7 @@ pub mod featurize;
 pub mod lstm_op;
 pub mod metrics;
 pub mod net;
+pub mod paired;
 pub mod probe;
 pub mod synth;
 pub mod train;

@@ -254,6 +254,19 @@ enum Command {
         #[arg(long)]
         model_card: Option<PathBuf>,
     },
+    /// Compare two evaluations of the same mixtures (`eval --json` files, e.g. a change and its
+    /// control): A minus B per rate and SNR bucket, mixture by mixture, with 95 % confidence
+    /// intervals.
+    Compare {
+        /// The evaluation to measure (`eval --json`).
+        a: PathBuf,
+        /// The one to measure it against, made with the same --seed, --per-bucket, --seconds,
+        /// --split and --voice.
+        b: PathBuf,
+        /// The system compared in both: lull, nnnoiseless or noisy.
+        #[arg(long, default_value = "lull")]
+        system: String,
+    },
     /// Denoise a WAV file through the same engine the plugin runs.
     Denoise {
         input: PathBuf,
@@ -476,6 +489,10 @@ fn main() -> Result<()> {
                 xtask::eval::update_model_card(&card, &table, &command)?;
                 println!("updated {}", card.display());
             }
+            Ok(())
+        }
+        Command::Compare { a, b, system } => {
+            print!("{}", xtask::compare::compare_files(&a, &b, &system)?);
             Ok(())
         }
         Command::Data(args) => xtask::data::run(&args),

@@ -96,3 +96,39 @@ fn evaluation_takes_the_training_split_one_voice_at_a_time_and_writes_the_card_f
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_reads_two_evaluations_and_names_a_missing_one() {
+    use xtask::eval::MixtureScores;
+    let dir = std::env::temp_dir().join(format!("lull-cli-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two evaluations of the same 3 mixtures per bucket: the noisy input scores alike, Lull
+    // 0.3 above it in A and 0.2 in B.
+    let evaluation = |lead: f64| {
+        let mut mixtures = Vec::new();
+        for snr in [-5, 0, 5, 10, 15] {
+            for index in 0..3 {
+                let noisy = 1.2 + snr as f64 * 0.04 + index as f64 * 0.1;
+                for (system, pesq_wb) in [("noisy", noisy), ("lull", noisy + lead)] {
+                    let (noise, system, stoi, si_sdr) = ("pink".to_string(), system.to_string(), 0.6, snr as f64);
+                    mixtures.push(MixtureScores { rate: 48_000, snr, index, noise, speech_bandwidth_hz: 16_000.0, system, pesq_wb, stoi, si_sdr });
+                }
+            }
+        }
+        serde_json::json!({ "mixtures": mixtures }).to_string()
+    };
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&a, evaluation(0.3)).unwrap();
+    std::fs::write(&b, evaluation(0.2)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("compare").args([&a, &b]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("| 48.00 k | **all** | **+0.100 (+0.100…+0.100)** |"), "{text}");
+
+    let missing = dir.join("missing.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("compare").args([&a, &missing]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("cannot read the evaluation") && err.contains("missing.json"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

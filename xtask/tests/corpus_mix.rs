@@ -297,7 +297,16 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
         let b = &r.buckets[&m.rate][&m.snr][&m.system];
         assert!((m.pesq_wb - b.pesq_wb).abs() < 1e-9 && (m.si_sdr - b.si_sdr).abs() < 1e-9, "{m:?} against {b:?}");
     }
+    // Lull's lead over nnnoiseless, per rate: each bucket and all, from the same mixtures
+    // (one mixture: the bucket's difference itself, with no spread to resample).
+    assert_eq!(r.lead_over_nnnoiseless.len(), 2 * 6, "{:?}", r.lead_over_nnnoiseless);
+    for row in r.lead_over_nnnoiseless.iter().filter(|row| row.snr.is_some()) {
+        let d = row.pesq_wb.expect("PESQ-WB is defined on every mixture");
+        let b = &r.buckets[&row.rate][&row.snr.unwrap()];
+        assert!((d.mean - (b["lull"].pesq_wb - b["nnnoiseless"].pesq_wb)).abs() < 1e-9 && d.low == d.high, "{row:?}");
+    }
     let md = xtask::eval::markdown(&r);
+    assert!(md.contains("Lull − nnnoiseless, mixture by mixture"), "{md}");
     assert!(md.contains("Clean speech") && md.contains("| 22.05 k | 15 | lull |") && md.contains("Per noise class"), "{md}");
     assert!(md.contains("Per voice bandwidth") && (md.contains("| 8–12 kHz |") || md.contains("| 12 kHz and up |")), "{md}");
 }
@@ -571,7 +580,7 @@ fn pesq_inversions_flag_mixtures_whose_noisy_score_falls_as_the_snr_rises() {
             rate: 48_000,
             snr,
             index,
-            noise: "recorded",
+            noise: "recorded".to_string(),
             speech_bandwidth_hz: 8_000.0,
             system: system.to_string(),
             pesq_wb,
