@@ -3,7 +3,7 @@
 //! in `xtask eval`, and `xtask compare` between two evaluations (two models, one draw of
 //! mixtures), which is how every entry of MODEL.md compares a change with its control.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -34,15 +34,28 @@ fn of_system<'a>(mixtures: &'a [MixtureScores], system: &str) -> BTreeMap<Key, &
     mixtures.iter().filter(|m| m.system == system).map(|m| (key(m), m)).collect()
 }
 
-/// Checks that `a` and `b` score the same mixtures: the same keys, and the noisy input scoring
-/// the same on each (a different seed, split, voice or length draws other mixtures, and the
-/// noisy input's scores differ then).
-fn same_mixtures(a: &[MixtureScores], b: &[MixtureScores]) -> Result<()> {
-    let (na, nb) = (of_system(a, "noisy"), of_system(b, "noisy"));
+/// The rates both `a` and `b` were evaluated at: a mixture is drawn at 48 kHz and resampled,
+/// so the other rates an evaluation ran at do not change it.
+fn common_rates(a: &[MixtureScores], b: &[MixtureScores]) -> Result<BTreeSet<u32>> {
+    let rates = |x: &[MixtureScores]| x.iter().map(|m| m.rate).collect::<BTreeSet<u32>>();
+    let (ra, rb) = (rates(a), rates(b));
+    let common: BTreeSet<u32> = ra.intersection(&rb).copied().collect();
+    if common.is_empty() {
+        bail!("the two evaluations share no sample rate (first: {ra:?} Hz, second: {rb:?} Hz)");
+    }
+    Ok(common)
+}
+
+/// Checks that `a` and `b` score the same mixtures at the rates both have: the same keys, and
+/// the noisy input scoring the same on each (a different seed, split, voice or length draws
+/// other mixtures, and the noisy input's scores differ then).
+fn same_mixtures(a: &[MixtureScores], b: &[MixtureScores], rates: &BTreeSet<u32>) -> Result<()> {
+    let noisy = |x| -> BTreeMap<Key, &MixtureScores> { of_system(x, "noisy").into_iter().filter(|(k, _)| rates.contains(&k.0)).collect() };
+    let (na, nb) = (noisy(a), noisy(b));
     let same = |x: f64, y: f64| (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9;
     for (k, x) in &na {
         let Some(y) = nb.get(k) else {
-            bail!("the second evaluation has no mixture {} at {} Hz, {} dB: evaluate both with the same --per-bucket, --rates and --seed", k.2, k.0, k.1);
+            bail!("the second evaluation has no mixture {} at {} Hz, {} dB: evaluate both with the same --per-bucket and --seed", k.2, k.0, k.1);
         };
         if !(same(x.pesq_wb, y.pesq_wb) && same(x.stoi, y.stoi) && same(x.si_sdr, y.si_sdr)) {
             bail!(
@@ -52,17 +65,19 @@ fn same_mixtures(a: &[MixtureScores], b: &[MixtureScores]) -> Result<()> {
         }
     }
     if let Some(k) = nb.keys().find(|k| !na.contains_key(k)) {
-        bail!("the first evaluation has no mixture {} at {} Hz, {} dB: evaluate both with the same --per-bucket, --rates and --seed", k.2, k.0, k.1);
+        bail!("the first evaluation has no mixture {} at {} Hz, {} dB: evaluate both with the same --per-bucket and --seed", k.2, k.0, k.1);
     }
     Ok(())
 }
 
-/// `system_a` in `a` minus `system_b` in `b`, mixture by mixture, per rate: each bucket, then
-/// all buckets. The two must hold the same mixtures (checked on the noisy input's scores),
-/// and `b` a `system_b` score wherever `a` has a `system_a` one.
+/// `system_a` in `a` minus `system_b` in `b`, mixture by mixture, per rate both were evaluated
+/// at: each bucket, then all buckets. The two must hold the same mixtures (checked on the noisy
+/// input's scores), and `b` a `system_b` score wherever `a` has a `system_a` one.
 pub fn differences(a: &[MixtureScores], system_a: &str, b: &[MixtureScores], system_b: &str) -> Result<Vec<DifferenceRow>> {
-    same_mixtures(a, b)?;
-    let (sa, sb) = (of_system(a, system_a), of_system(b, system_b));
+    let rates = common_rates(a, b)?;
+    same_mixtures(a, b, &rates)?;
+    let sa: BTreeMap<Key, &MixtureScores> = of_system(a, system_a).into_iter().filter(|(k, _)| rates.contains(&k.0)).collect();
+    let sb = of_system(b, system_b);
     if sa.is_empty() {
         bail!("no scores of the system `{system_a}` (systems: noisy, nnnoiseless, lull)");
     }
@@ -225,6 +240,20 @@ mod tests {
 
         let err = format!("{:#}", differences(&a, "rnnoise", &b, "lull").unwrap_err());
         assert!(err.contains("`rnnoise`"), "{err}");
+    }
+
+    #[test]
+    fn evaluations_at_other_rates_compare_at_the_rates_they_share() {
+        // A at 48 kHz; B at 48 and 22.05 kHz (its 48 kHz mixtures are the same ones).
+        let a = report(0.1);
+        let mut b = report(0.05);
+        b.extend(report(0.0).into_iter().map(|m| MixtureScores { rate: 22_050, ..m }));
+        let rows = differences(&a, "lull", &b, "lull").unwrap();
+        assert!(rows.iter().all(|r| r.rate == 48_000) && rows.len() == 6, "{rows:?}");
+        assert!((rows[5].pesq_wb.unwrap().mean - 0.05).abs() < 1e-9);
+        let only22: Vec<MixtureScores> = report(0.0).into_iter().map(|m| MixtureScores { rate: 22_050, ..m }).collect();
+        let err = format!("{:#}", differences(&a, "lull", &only22, "lull").unwrap_err());
+        assert!(err.contains("share no sample rate"), "{err}");
     }
 
     #[test]
