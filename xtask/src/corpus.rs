@@ -65,7 +65,8 @@ const FLOOR_MIN_SECONDS: f64 = 1.0;
 pub struct CorpusSource {
     speech: Vec<Clip>,
     speech_pick: WeightedIndex<f64>,
-    /// Speech clips `with_min_speech_snr` and `with_speech_subset` leave out, one flag per clip.
+    /// Speech clips `with_min_speech_snr`, `with_speech_subset` and `with_voice_subset` leave
+    /// out, one flag per clip.
     left_out: Vec<bool>,
     /// Share of speech draws that are generated speech; see `with_generated_speech`.
     generated_share: f64,
@@ -265,6 +266,43 @@ impl CorpusSource {
         Ok(self)
     }
 
+    /// Draws only about `fraction` of the recorded voices, each with all of its clips, for the
+    /// voice and for babble; generated speech keeps its share. The voices are ranked by their
+    /// hours and voice i of that ranking is kept when the fractional part of i times the golden
+    /// ratio is below `fraction` (the longest always), so the kept voices spread over the
+    /// ranking and keep about `fraction` of the hours too. Beside `with_speech_subset` (the
+    /// same voices, less of each) it asks whether the model is short of voices or of hours.
+    /// Returns the source and the number of recorded voices kept. Call it after
+    /// `with_min_speech_snr`, whose choice it adds to.
+    pub fn with_voice_subset(mut self, fraction: f64) -> Result<(Self, usize)> {
+        anyhow::ensure!(fraction > 0.0 && fraction <= 1.0, "the subset of recorded voices must be in (0, 1], got {fraction}");
+        let mut hours: Vec<(Arc<str>, f64)> = Vec::new();
+        for c in self.speech.iter().filter(|c| c.generated.is_none()) {
+            match hours.iter_mut().find(|(v, _)| *v == c.voice) {
+                Some((_, s)) => *s += c.seconds(),
+                None => hours.push((c.voice.clone(), c.seconds())),
+            }
+        }
+        // Longest first; ties by name, so the ranking is the same on every machine.
+        hours.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let kept: Vec<Arc<str>> = hours.iter().enumerate().filter(|(i, _)| (*i as f64 * 0.618_033_988_749_895).fract() < fraction).map(|(_, (v, _))| v.clone()).collect();
+        for (c, out) in self.speech.iter().zip(self.left_out.iter_mut()) {
+            if c.generated.is_none() && !kept.contains(&c.voice) {
+                *out = true;
+            }
+        }
+        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        Ok((self, kept.len()))
+    }
+
+    /// The recorded voices of this split (generated ones not counted).
+    pub fn recorded_voice_count(&self) -> usize {
+        let mut voices: Vec<&Arc<str>> = self.speech.iter().filter(|c| c.generated.is_none()).map(|c| &c.voice).collect();
+        voices.sort();
+        voices.dedup();
+        voices.len()
+    }
+
     /// High-passes every speech clip at `hz` (Butterworth, run forwards and backwards: zero
     /// phase, 24 dB/octave, −6 dB at `hz`) and measures its level again. A
     /// voice has nothing below its fundamental, but the corpus's clips carry DC offsets and
@@ -282,7 +320,8 @@ impl CorpusSource {
         self
     }
 
-    /// Seconds of speech left out by `with_min_speech_snr` and `with_speech_subset` (0 without them).
+    /// Seconds of speech left out by `with_min_speech_snr`, `with_speech_subset` and
+    /// `with_voice_subset` (0 without them).
     pub fn excluded_speech_seconds(&self) -> f64 {
         self.speech.iter().zip(&self.left_out).filter(|(_, &out)| out).map(|(c, _)| c.seconds()).sum()
     }
@@ -611,5 +650,34 @@ mod tests {
         assert!((generated / (recorded + generated) - 0.2).abs() < 1e-9);
         assert!(w[..50].iter().zip(&source.left_out).all(|(w, out)| !out || *w == 0.0));
         assert!(CorpusSource::from_clips(Vec::new(), Vec::new()).with_speech_subset(0.0).is_err());
+    }
+
+    #[test]
+    fn a_voice_subset_keeps_whole_voices_spread_over_their_hours() {
+        // Voices v0…v9 with 10 − i clips of 1 s each, and a generated voice.
+        let voiced = |voice: String, generated: Option<&'static str>| Clip { voice: voice.into(), ..clip(1, generated) };
+        let mut speech: Vec<Clip> = (0..10).flat_map(|i| (0..10 - i).map(move |_| voiced(format!("v{i}"), None))).collect();
+        speech.extend((0..4).map(|_| voiced("g".into(), Some("piper-joe"))));
+        let all = CorpusSource { generated_share: 0.2, ..CorpusSource::from_clips(speech, Vec::new()) };
+        assert_eq!(all.recorded_voice_count(), 10);
+        let (source, kept) = all.with_voice_subset(0.5).unwrap();
+        // Ranks kept where frac(i·φ) < 0.5: 0, 2, 4, 5, 7 — half the voices, the longest among them.
+        assert_eq!(kept, 5);
+        let voice_of = |i: usize| source.speech[i].voice.to_string();
+        let mut kept_voices: Vec<String> = (0..source.speech.len()).filter(|&i| !source.left_out[i] && source.speech[i].generated.is_none()).map(voice_of).collect();
+        kept_voices.dedup();
+        assert_eq!(kept_voices, ["v0", "v2", "v4", "v5", "v7"]);
+        // Whole voices: every clip of a voice shares its fate; generated clips all stay.
+        for v in 0..10 {
+            let fates: Vec<bool> = (0..source.speech.len()).filter(|&i| voice_of(i) == format!("v{v}")).map(|i| source.left_out[i]).collect();
+            assert!(fates.iter().all(|&f| f == fates[0]), "v{v}: {fates:?}");
+        }
+        assert!(source.speech.iter().zip(&source.left_out).all(|(c, out)| c.generated.is_none() || !out));
+        // The hours kept: 10 + 8 + 6 + 5 + 3 of 55 s; generated speech keeps its share of the draws.
+        assert!((source.excluded_speech_seconds() - 23.0).abs() < 1e-9, "{}", source.excluded_speech_seconds());
+        let w = CorpusSource::speech_weight_values(&source.speech, &source.left_out, 0.2).unwrap();
+        let (recorded, generated): (f64, f64) = (w[..55].iter().sum(), w[55..].iter().sum());
+        assert!((generated / (recorded + generated) - 0.2).abs() < 1e-9);
+        assert!(CorpusSource::from_clips(Vec::new(), Vec::new()).with_voice_subset(1.5).is_err());
     }
 }

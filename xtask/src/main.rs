@@ -203,6 +203,13 @@ enum Command {
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
         #[arg(long, default_value_t = 1.0)]
         speech_subset: f64,
+        /// Train on about this fraction of the recorded voices, each with all its clips (the
+        /// same voices every run, spread over their hours), for the voice and for babble; the
+        /// generated voices keep their share. 1 = all (the shipped model). Beside
+        /// --speech-subset (the same voices, less of each) it asks whether the model is short
+        /// of voices or of hours.
+        #[arg(long, default_value_t = 1.0)]
+        voice_subset: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -311,7 +318,7 @@ fn main() -> Result<()> {
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
             hop_ms, lookahead, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -346,7 +353,7 @@ fn main() -> Result<()> {
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
-            let speech_subset = pick!(options.speech_subset);
+            let (speech_subset, voice_subset) = (pick!(options.speech_subset), pick!(options.voice_subset));
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -366,6 +373,7 @@ fn main() -> Result<()> {
             ensure_in("--weight-decay", weight_decay, 0.0..=1.0)?;
             ensure_in("--dropout", dropout, 0.0..=0.9)?;
             ensure_in("--speech-subset", speech_subset, 0.05..=1.0)?;
+            ensure_in("--voice-subset", voice_subset, 0.05..=1.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -405,6 +413,16 @@ fn main() -> Result<()> {
                             println!(
                                 "training on {:.0} % of each recorded voice's clips: {:.2} of {:.2} h of recorded speech left out by the subset",
                                 speech_subset * 100.0,
+                                (train.excluded_speech_seconds() - before) / 3600.0,
+                                train.speech_seconds() / 3600.0
+                            );
+                        }
+                        if voice_subset < 1.0 {
+                            let (before, voices) = (train.excluded_speech_seconds(), train.recorded_voice_count());
+                            let (subset, kept) = train.with_voice_subset(voice_subset)?;
+                            train = subset;
+                            println!(
+                                "training on {kept} of {voices} recorded voices: {:.2} of {:.2} h of recorded speech left out by the subset",
                                 (train.excluded_speech_seconds() - before) / 3600.0,
                                 train.speech_seconds() / 3600.0
                             );
@@ -451,6 +469,7 @@ fn main() -> Result<()> {
                 generated_voices,
                 clip_windows,
                 speech_subset,
+                voice_subset,
                 weight_decay,
                 dropout,
                 snapshot_every,

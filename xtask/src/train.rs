@@ -125,6 +125,10 @@ pub struct TrainOptions {
     /// all, as before it existed.
     #[serde(default = "one")]
     pub speech_subset: f64,
+    /// Fraction of the recorded voices drawn (`CorpusSource::with_voice_subset`); 1 = all, as
+    /// before it existed.
+    #[serde(default = "one")]
+    pub voice_subset: f64,
     /// AdamW's decoupled weight decay (each step shrinks every weight by `lr · weight_decay`);
     /// 1e-4, as before it was an option.
     #[serde(default = "legacy_weight_decay")]

@@ -34,7 +34,7 @@ fn bad_weights_files_are_named_once_with_the_reason() {
 #[test]
 fn absurd_training_options_are_refused_by_name_before_training() {
     let dir = std::env::temp_dir().join(format!("lull-cli-train-options-{}", std::process::id()));
-    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0")] {
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5")] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["train", "--corpus", "synthetic", "--steps", "1", "--run-dir"])
             .arg(&dir)
