@@ -257,8 +257,7 @@ impl CorpusSource {
                     0
                 }
             };
-            // i·φ mod 1 for i = 0, 1, 2…: 0, .618, .236, .854, .472… (clip 0 is always kept).
-            if (i as f64 * 0.618_033_988_749_895).fract() >= fraction {
+            if !golden_kept(i, fraction) {
                 *out = true;
             }
         }
@@ -285,7 +284,7 @@ impl CorpusSource {
         }
         // Longest first; ties by name, so the ranking is the same on every machine.
         hours.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let kept: Vec<Arc<str>> = hours.iter().enumerate().filter(|(i, _)| (*i as f64 * 0.618_033_988_749_895).fract() < fraction).map(|(_, (v, _))| v.clone()).collect();
+        let kept: Vec<Arc<str>> = hours.iter().enumerate().filter(|(i, _)| golden_kept(*i, fraction)).map(|(_, (v, _))| v.clone()).collect();
         for (c, out) in self.speech.iter().zip(self.left_out.iter_mut()) {
             if c.generated.is_none() && !kept.contains(&c.voice) {
                 *out = true;
@@ -468,6 +467,13 @@ impl CorpusSource {
 
 fn power(x: &[f32]) -> f32 {
     x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32
+}
+
+/// Whether item `i` of a sequence is among the `fraction` kept: i·φ mod 1 for i = 0, 1, 2… is
+/// 0, .618, .236, .854, .472…, so the kept items spread evenly and item 0 is always kept. The
+/// speech and voice subsets choose by it.
+fn golden_kept(i: usize, fraction: f64) -> bool {
+    (i as f64 * 0.618_033_988_749_895).fract() < fraction
 }
 
 /// The noise classes the mixer draws from.
