@@ -67,7 +67,8 @@ fn model_card(s: &RunState) -> String {
     };
     let _ = writeln!(m, "- Input: {} features per {} ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), ms(c.hop_ms), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
     let strength_out = if c.pitch_strength { format!(", {} pitch filter strengths (sigmoid)", c.n_bands) } else { String::new() };
-    let _ = writeln!(m, "- {} LSTM layers × {} units, dense head: {} band gains (sigmoid){fine_out}{strength_out}, voice activity", c.layers, c.hidden, c.n_bands);
+    let skips = if c.skip_connections { " reading the features and every layer's output (skip connections)" } else { "" };
+    let _ = writeln!(m, "- {} LSTM layers × {} units, dense head{skips}: {} band gains (sigmoid){fine_out}{strength_out}, voice activity", c.layers, c.hidden, c.n_bands);
     let _ = writeln!(m, "- Parameters: {}", c.parameter_count());
     if c.pitch_strength {
         let _ = writeln!(m, "- The engine adds a pitch filter after the network (RNNoise's comb: the frame one pitch period back) at the strength the network predicts per band, trained towards the one that brings the band closest to the clean speech (PercepNet): `PitchTracker::filter_gains`, `best_strength`");

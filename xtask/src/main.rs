@@ -129,6 +129,10 @@ enum Command {
         /// latency grows by N hops (0..=4).
         #[arg(long, default_value_t = ModelConfig::default().lookahead)]
         lookahead: usize,
+        /// Skip connections: the output layer reads the input features and every LSTM layer's
+        /// output, not only the last layer's (RNNoise's output layers read all its GRUs').
+        #[arg(long, default_value_t = ModelConfig::default().skip_connections, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        skip_connections: bool,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -316,7 +320,7 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, init_weights, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
-            hop_ms, lookahead, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
+            hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
         } => {
@@ -341,6 +345,7 @@ fn main() -> Result<()> {
                 pitch_strength: pick!(config.pitch_strength),
                 hop_ms: pick!(config.hop_ms),
                 lookahead: pick!(config.lookahead),
+                skip_connections: pick!(config.skip_connections),
                 ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
             };
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));

@@ -109,7 +109,7 @@ impl LullNet {
             .collect::<Result<Vec<_>>>()?;
         let k = init_bound(config.hidden);
         let out_w = vb.get_with_hints(
-            (config.n_outputs(), config.hidden),
+            (config.n_outputs(), config.head_input()),
             "out.weight",
             Init::Uniform { lo: -k, up: k },
         )?;
@@ -145,12 +145,18 @@ impl LullNet {
     ) -> Result<NetOutput> {
         let mut rng = dropout.map(|d| (d.p, StdRng::seed_from_u64(d.seed)));
         let mut x = features.clone();
+        // With skip connections the output layer reads the features and every layer's output.
+        let mut skips = vec![features.clone()];
         for layer in &self.layers {
             x = lstm(layer, &x)?;
             if let Some((p, rng)) = &mut rng {
                 let mask = dropout_mask(x.dims(), *p, rng, x.device())?;
                 x = (x * mask)?;
             }
+            skips.push(x.clone());
+        }
+        if self.config.skip_connections {
+            x = Tensor::cat(&skips, D::Minus1)?;
         }
         let logits = affine(&x, &self.out_w, &self.out_b)?;
         let c = &self.config;
@@ -233,8 +239,9 @@ pub fn build(config: &ModelConfig, varmap: &VarMap, device: &Device, seed: u64) 
         vars["out.bias"].set(&Tensor::from_vec(bias, n, device)?)?;
         let w = &vars["out.weight"];
         let mut rows = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-        rows[taps.start * config.hidden..taps.end * config.hidden].fill(0.0);
-        w.set(&Tensor::from_vec(rows, (n, config.hidden), device)?)?;
+        let width = config.head_input();
+        rows[taps.start * width..taps.end * width].fill(0.0);
+        w.set(&Tensor::from_vec(rows, (n, width), device)?)?;
     }
     Ok(net)
 }

@@ -67,4 +67,7 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     // With the pitch filter's strength as an output (after the deep filter's taps).
     parity(&ModelConfig { hidden: 24, layers: 1, pitch_strength: true, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 16, df_order: 2, pitch_strength: true, ..ModelConfig::default() });
+    // With skip connections into the output layer: the features and every layer's output.
+    parity(&ModelConfig { hidden: 40, layers: 3, skip_connections: true, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 16, df_order: 2, skip_connections: true, ..ModelConfig::default() });
 }

@@ -33,6 +33,8 @@ pub struct NetworkState {
     xh: Vec<Vec<f32>>,
     c: Vec<Vec<f32>>,
     gates: Vec<f32>,
+    /// With skip connections, the output layer's input: the features, then every layer's h.
+    head_in: Vec<f32>,
     logits: Vec<f32>,
 }
 
@@ -128,6 +130,7 @@ impl Model {
             xh: self.layers.iter().map(|l| vec![0.0; l.input + l.hidden]).collect(),
             c: self.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
             gates: vec![0.0; 4 * self.config.hidden],
+            head_in: vec![0.0; if self.config.skip_connections { self.config.head_input() } else { 0 }],
             logits: vec![0.0; self.config.n_outputs()],
         }
     }
@@ -169,11 +172,21 @@ impl Model {
             }
         }
         let last = self.layers.last().expect("validated: at least one layer");
-        let h = &state.xh[self.layers.len() - 1][last.input..];
+        let h = if self.config.skip_connections {
+            // Layer 0's `[x; h]` is the features then its h; each later layer adds its h.
+            let (first, rest) = state.head_in.split_at_mut(state.xh[0].len());
+            first.copy_from_slice(&state.xh[0]);
+            for ((slot, xh), layer) in rest.chunks_exact_mut(self.config.hidden).zip(&state.xh[1..]).zip(&self.layers[1..]) {
+                slot.copy_from_slice(&xh[layer.input..]);
+            }
+            &state.head_in[..]
+        } else {
+            &state.xh[self.layers.len() - 1][last.input..]
+        };
         for ((o, row), b) in state
             .logits
             .iter_mut()
-            .zip(self.out_weight.chunks_exact(self.config.hidden))
+            .zip(self.out_weight.chunks_exact(self.config.head_input()))
             .zip(&self.out_bias)
         {
             *o = dot(row, h) + b;
