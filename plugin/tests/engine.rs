@@ -183,9 +183,8 @@ type MakeDenoiser = Box<dyn Fn(f32, usize) -> Denoiser>;
 
 /// Denoiser factories (rate, channels) for the engine-behaviour tests below: the embedded
 /// model's, and random networks with the noise-floor and the pitch features, a learned pitch
-/// strength, lookahead and skip connections, so those paths are
-/// held to the same transparency at 0 dB Reduction, block-size invariance and bad-audio
-/// handling.
+/// strength, lookahead and skip connections, so those paths are held to the same transparency
+/// at 0 dB Reduction, block-size invariance and bad-audio handling.
 fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let config = lull::model::ModelConfig { floor_features: true, ..lull::model::ModelConfig::default() };
     let floor = random_model(&config, 5);

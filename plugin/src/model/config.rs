@@ -91,9 +91,9 @@ pub struct ModelConfig {
     /// layer's output, not only the last layer's (as RNNoise's output layers read all its GRUs').
     /// The head then sees this hop's features directly, without waiting for them to pass
     /// through both layers' memories, and the lower layer's view beside the upper's. It costs
-    /// (features + hidden) multiply-adds per output: with the shipped sizes 703 k instructions
-    /// per 48 kHz hop against 686 k (`hop_cost`). False for files written before this field
-    /// existed.
+    /// features + (layers − 1)·hidden more multiply-adds per output: with the shipped sizes 703 k
+    /// instructions per 48 kHz hop against 686 k (`hop_cost`). False for files written before
+    /// this field existed.
     #[serde(default)]
     pub skip_connections: bool,
 }
