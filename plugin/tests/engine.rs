@@ -182,7 +182,7 @@ fn random_model(config: &lull::model::ModelConfig, seed: u64) -> Arc<lull::model
 type MakeDenoiser = Box<dyn Fn(f32, usize) -> Denoiser>;
 
 /// Denoiser factories (rate, channels) for the engine-behaviour tests below: the embedded
-/// model's, and random networks with the noise-floor and the pitch features, a learned pitch
+/// model's, and random networks with the noise-floor, SNR and pitch features, a learned pitch
 /// strength, lookahead and skip connections, so those paths are held to the same transparency
 /// at 0 dB Reduction, block-size invariance and bad-audio handling.
 fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
@@ -196,6 +196,8 @@ fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
     let lookahead = random_model(&config, 9);
     let config = lull::model::ModelConfig { skip_connections: true, ..lull::model::ModelConfig::default() };
     let skips = random_model(&config, 10);
+    let config = lull::model::ModelConfig { snr_features: true, ..lull::model::ModelConfig::default() };
+    let snr = random_model(&config, 11);
     vec![
         ("embedded", Box::new(denoiser)),
         ("floor features", Box::new(move |r, c| Denoiser::new(floor.clone(), r, c).unwrap())),
@@ -203,6 +205,7 @@ fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
         ("learned pitch strength", Box::new(move |r, c| Denoiser::new(strength.clone(), r, c).unwrap())),
         ("lookahead", Box::new(move |r, c| Denoiser::new(lookahead.clone(), r, c).unwrap())),
         ("skip connections", Box::new(move |r, c| Denoiser::new(skips.clone(), r, c).unwrap())),
+        ("SNR features", Box::new(move |r, c| Denoiser::new(snr.clone(), r, c).unwrap())),
     ]
 }
 

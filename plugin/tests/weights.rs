@@ -69,7 +69,7 @@ fn files_from_before_the_optional_fields_load_as_two_features_and_one_gain_per_b
     let c = ModelConfig { fine_bins: 0, floor_features: false, pitch_features: false, pitch_strength: false, ..small_config() };
     assert!(serde_json::to_string(&c).unwrap().contains("fine_bins"));
     let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
-    for field in ["fine_bins", "df_order", "floor_features", "pitch_features", "pitch_strength"] {
+    for field in ["fine_bins", "df_order", "floor_features", "snr_features", "pitch_features", "pitch_strength"] {
         assert!(json.as_object_mut().unwrap().remove(field).is_some(), "{field}");
     }
     let meta = vec![(META_FORMAT_VERSION, "1".to_string()), (META_CONFIG, json.to_string())];

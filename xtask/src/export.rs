@@ -49,6 +49,11 @@ fn model_card(s: &RunState) -> String {
     } else {
         String::new()
     };
+    let snr_in = if c.snr_features {
+        ", and its a-posteriori and decision-directed a-priori SNR against a noise power tracked by speech presence probability"
+    } else {
+        ""
+    };
     let pitch_in = if c.pitch_features {
         ", and pitch correlation (the band one pitch period back); per frame the voicing and the pitch period"
     } else {
@@ -65,7 +70,7 @@ fn model_card(s: &RunState) -> String {
             format!(", deep-filter taps (bounded tanh) for the lowest {n} bins ({bin_hz} Hz each, up to {top_hz} Hz): a complex filter over each bin's current and {} previous hops, added to what the band gains make of the bin", order - 1),
         ),
     };
-    let _ = writeln!(m, "- Input: {} features per {} ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{pitch_in}{fine_in})", c.n_features(), ms(c.hop_ms), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
+    let _ = writeln!(m, "- Input: {} features per {} ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{snr_in}{pitch_in}{fine_in})", c.n_features(), ms(c.hop_ms), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
     let strength_out = if c.pitch_strength { format!(", {} pitch filter strengths (sigmoid)", c.n_bands) } else { String::new() };
     let skips = if c.skip_connections { " reading the features and every layer's output (skip connections)" } else { "" };
     let _ = writeln!(m, "- {} LSTM layers × {} units, dense head{skips}: {} band gains (sigmoid){fine_out}{strength_out}, voice activity", c.layers, c.hidden, c.n_bands);

@@ -112,6 +112,10 @@ enum Command {
         /// floor), i.e. an a-posteriori SNR estimate. On in the shipped model.
         #[arg(long, default_value_t = ModelConfig::default().floor_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         floor_features: bool,
+        /// Two more features per band: the a-posteriori SNR against a noise power tracked by
+        /// speech presence probability, and the decision-directed a-priori SNR (`dsp::snr`).
+        #[arg(long, default_value_t = ModelConfig::default().snr_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        snr_features: bool,
         /// A fourth feature per band, its pitch correlation (how strongly it repeats one pitch
         /// period back), plus the frame's voicing and pitch period.
         #[arg(long, default_value_t = ModelConfig::default().pitch_features, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -319,7 +323,7 @@ fn main() -> Result<()> {
         }
         Command::Train {
             corpus, data_dir, run_dir, resume, init_weights, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
-            checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, pitch_features, pitch_strength,
+            checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, snr_features, pitch_features, pitch_strength,
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
@@ -341,6 +345,7 @@ fn main() -> Result<()> {
                 fine_bins: pick!(config.fine_bins),
                 df_order: pick!(config.df_order),
                 floor_features: pick!(config.floor_features),
+                snr_features: pick!(config.snr_features),
                 pitch_features: pick!(config.pitch_features),
                 pitch_strength: pick!(config.pitch_strength),
                 hop_ms: pick!(config.hop_ms),

@@ -62,6 +62,8 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     parity(&ModelConfig { hidden: 40, layers: 3, ..ModelConfig::default() });
     // With the noise-floor features (a wider first layer).
     parity(&ModelConfig { hidden: 24, layers: 1, floor_features: true, ..ModelConfig::default() });
+    // With the SNR features as well.
+    parity(&ModelConfig { hidden: 24, layers: 1, floor_features: true, snr_features: true, ..ModelConfig::default() });
     // With the pitch features (per band and per frame).
     parity(&ModelConfig { hidden: 24, layers: 1, pitch_features: true, ..ModelConfig::default() });
     // With the pitch filter's strength as an output (after the deep filter's taps).

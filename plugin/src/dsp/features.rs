@@ -9,6 +9,7 @@
 
 use realfft::num_complex::Complex32;
 
+use super::snr::SnrEstimator;
 use crate::model::ModelConfig;
 
 /// Log-energy floor (dB): silence, and bands above Nyquist, sit here.
@@ -59,6 +60,8 @@ pub struct FeatureExtractor {
     alpha: f32,
     /// With `floor_features`, the noise-floor tracker of every band.
     floor: Option<NoiseFloor>,
+    /// With `snr_features`, the SNR estimator of every band.
+    snr: Option<SnrEstimator>,
     /// With `pitch_features`, how many pitch features each hop takes (bands + frame-wide).
     pitch_width: usize,
 }
@@ -141,6 +144,7 @@ impl FeatureExtractor {
             mean_db: vec![MEAN_INIT_DB; n_bands + fine_bins],
             alpha: (-hop_s / config.norm_tau_s).exp(),
             floor: config.floor_features.then(|| NoiseFloor::new(n_bands, hop_s)),
+            snr: config.snr_features.then(|| SnrEstimator::new(n_bands, hop_s, 10f32.powf(SILENCE_DB / 10.0))),
             pitch_width: config.pitch_inputs(),
         }
     }
@@ -154,10 +158,13 @@ impl FeatureExtractor {
         if let Some(floor) = &mut self.floor {
             floor.reset();
         }
+        if let Some(snr) = &mut self.snr {
+            snr.reset();
+        }
     }
 
     /// Writes one hop's features: `[absolute; mean-removed; above the noise floor (with
-    /// `floor_features`); pitch (with `pitch_features`: `PitchTracker::analyze`'s band
+    /// `floor_features`); a-posteriori SNR; a-priori SNR (both with `snr_features`); pitch (with `pitch_features`: `PitchTracker::analyze`'s band
     /// correlations, voicing and period, passed in `pitch` as they are); fine mean-removed; fine
     /// phase advance (cos, sin)]`. Inputs: the band energies, the bin powers (`power`, from bin 0)
     /// and, with deep filtering, the fine bins' `advance` (`accumulate_phase_advance`; ignored
@@ -170,6 +177,8 @@ impl FeatureExtractor {
         let (band_mean, fine_mean) = self.mean_db.split_at_mut(n);
         let (band_rel, rest) = rel.split_at_mut(n);
         let (above_floor, rest) = rest.split_at_mut(if self.floor.is_some() { n } else { 0 });
+        let (snr_post, rest) = rest.split_at_mut(if self.snr.is_some() { n } else { 0 });
+        let (snr_prior, rest) = rest.split_at_mut(if self.snr.is_some() { n } else { 0 });
         let (pitch_out, rest) = rest.split_at_mut(self.pitch_width);
         debug_assert_eq!(pitch.len(), self.pitch_width);
         pitch_out.copy_from_slice(pitch);
@@ -186,6 +195,9 @@ impl FeatureExtractor {
             *r = relative(m, db);
             if let Some(floor) = &mut self.floor {
                 above_floor[b] = (db - floor.push(b, db)) / 20.0;
+            }
+            if let Some(snr) = &mut self.snr {
+                (snr_post[b], snr_prior[b]) = snr.push(b, e);
             }
         }
         if let Some(floor) = &mut self.floor {
@@ -269,5 +281,27 @@ mod tests {
         fx.reset();
         assert_eq!(floor_feature(&mut fx, 3, -200.0, 3), vec![0.0; 3]);
         assert_eq!(floor_feature(&mut fx, 3, -10.0, 1), vec![0.0]);
+    }
+
+    #[test]
+    fn snr_features_follow_the_floor_features_and_precede_the_pitch_features() {
+        let config = ModelConfig { n_bands: 2, floor_features: true, snr_features: true, pitch_features: true, ..ModelConfig::default() };
+        assert_eq!(config.n_features(), 6 * 2 + config.frame_features());
+        let mut fx = FeatureExtractor::new(&config, 0.01);
+        let pitch: Vec<f32> = (0..config.pitch_inputs()).map(|i| 100.0 + i as f32).collect();
+        let mut features = vec![f32::NAN; config.n_features()];
+        // Steady noise at −50 dB, then 30 dB louder in band 1 only: band 0's SNRs stay near 0 dB
+        // and its a-priori SNR at the −25 dB floor; band 1's both read about +30 dB.
+        for _ in 0..100 {
+            fx.compute(&[1e-5, 1e-5], &[], &[], &pitch, &mut features);
+        }
+        for _ in 0..10 {
+            fx.compute(&[1e-5, 1e-2], &[], &[], &pitch, &mut features);
+        }
+        assert!(features.iter().all(|f| f.is_finite()));
+        let (post, prior) = (&features[6..8], &features[8..10]);
+        assert!(post[0].abs() < 1e-3 && (post[1] - 1.5).abs() < 0.05, "{post:?}");
+        assert!((prior[0] + 1.25).abs() < 1e-3 && (prior[1] - 1.5).abs() < 0.1, "{prior:?}");
+        assert_eq!(&features[10..], &pitch[..]);
     }
 }

@@ -6,4 +6,5 @@ pub mod bands;
 pub mod delay;
 pub mod features;
 pub mod pitch;
+pub mod snr;
 pub mod stft;

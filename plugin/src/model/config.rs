@@ -66,6 +66,12 @@ pub struct ModelConfig {
     /// On in the shipped model; false for files written before this field existed.
     #[serde(default)]
     pub floor_features: bool,
+    /// Two more features per band from classic speech enhancement (`dsp::snr`): the
+    /// a-posteriori SNR against a noise power tracked by speech presence probability (unbiased,
+    /// unlike the noise floor's minimum, and quicker to follow), and the decision-directed
+    /// a-priori SNR. False for files written before this field existed.
+    #[serde(default)]
+    pub snr_features: bool,
     /// One more feature per band, its pitch correlation (how strongly the band repeats one pitch
     /// period back, `dsp::pitch`), and two for the whole frame: the voicing and the period. Band
     /// energies cannot tell a voice from noise with the same envelope; periodicity can.
@@ -111,6 +117,7 @@ impl Default for ModelConfig {
             fine_bins: 0,
             df_order: 0,
             floor_features: true,
+            snr_features: false,
             pitch_features: false,
             pitch_strength: false,
             lookahead: 0,
@@ -127,7 +134,7 @@ impl ModelConfig {
     }
 
     /// Input width of the first layer: two features per band (one more each with
-    /// `floor_features` and `pitch_features`), the pitch tracker's frame-wide features, then per
+    /// `floor_features` and `pitch_features`, two with `snr_features`), the pitch tracker's frame-wide features, then per
     /// fine bin one, or three with deep filtering.
     pub fn n_features(&self) -> usize {
         self.features_per_band() * self.n_bands + self.frame_features() + self.fine_bins * self.features_per_fine_bin()
@@ -146,10 +153,10 @@ impl ModelConfig {
     }
 
     /// Input features per band: absolute and mean-removed log energy, then with
-    /// `floor_features` the log energy above the noise floor, with `pitch_features` the pitch
-    /// correlation.
+    /// `floor_features` the log energy above the noise floor, with `snr_features` the
+    /// a-posteriori and a-priori SNRs, with `pitch_features` the pitch correlation.
     pub fn features_per_band(&self) -> usize {
-        2 + usize::from(self.floor_features) + usize::from(self.pitch_features)
+        2 + usize::from(self.floor_features) + 2 * usize::from(self.snr_features) + usize::from(self.pitch_features)
     }
 
     /// Whether the engine's pitch filter applies: it works on band gains, so models whose lowest
