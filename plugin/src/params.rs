@@ -23,8 +23,11 @@ pub struct LullParams {
     pub bypass: BoolParam,
 }
 
+/// A parameter's text-to-value parser, as nice-plug's `with_string_to_value` takes it.
+type StringToValue = Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>;
+
 /// Parses "12", "12 dB", "12dB", "-3.5 db".
-fn s2v_db() -> Arc<dyn Fn(&str) -> Option<f32> + Send + Sync> {
+fn s2v_db() -> StringToValue {
     Arc::new(|s: &str| {
         let s = s.trim();
         let s = s

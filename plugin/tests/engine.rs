@@ -43,7 +43,7 @@ fn latency_is_two_hops_minus_one_and_at_most_20ms_at_48k() {
     for &(rate, expected) in &[(16_000.0, 319), (22_050.0, 441), (44_100.0, 881), (48_000.0, 959), (96_000.0, 1919), (192_000.0, 3839)] {
         assert_eq!(denoiser(rate, 1).latency_samples(), expected, "at {rate} Hz");
     }
-    assert!(959.0 / 48_000.0 <= 0.020);
+    assert!(denoiser(48_000.0, 1).latency_samples() as f32 / 48_000.0 <= 0.020);
 }
 
 /// A model with one hop of lookahead at 6.67 ms hops: the latency of 10 ms hops without it.
@@ -359,7 +359,7 @@ fn bad_audio_recovers_with(name: &str, denoiser: impl Fn() -> Denoiser) {
     let len = 48_000 * 4;
     let x = signal(len, rate, 11);
     let mut clean_d = denoiser();
-    let mut clean = vec![x.clone(), x.clone()];
+    let mut clean = [x.clone(), x.clone()];
     {
         let (a, b) = clean.split_at_mut(1);
         clean_d.process(&mut [&mut a[0][..], &mut b[0][..]]);
@@ -369,7 +369,7 @@ fn bad_audio_recovers_with(name: &str, denoiser: impl Fn() -> Denoiser) {
     for (what, v) in bursts {
         let mut d = denoiser();
         let burst = 48_000..48_000 + 4_800; // 100 ms at 1 s
-        let mut y = vec![x.clone(), x.clone()];
+        let mut y = [x.clone(), x.clone()];
         for i in burst.clone() {
             y[0][i] = v;
             if i % 2 == 0 {

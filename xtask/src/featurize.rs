@@ -239,6 +239,6 @@ mod tests {
         // Not trivially: the hops differ, and the onset makes speech and pause frames.
         let nf = config.n_features();
         assert_ne!(now.features[..nf], now.features[nf..2 * nf]);
-        assert!(now.vad.iter().any(|&v| v == 1.0) && now.vad.iter().any(|&v| v == 0.0));
+        assert!(now.vad.contains(&1.0) && now.vad.contains(&0.0));
     }
 }

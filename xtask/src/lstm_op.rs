@@ -42,7 +42,7 @@ const SAVED: usize = 5;
 #[inline(always)]
 pub fn exp_fast(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
-    let x = if x < -87.0 { -87.0 } else if x > 88.0 { 88.0 } else { x };
+    let x = x.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
     // ln 2 split in two (Cephes) so n·ln 2 is exact enough.
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;

@@ -46,7 +46,7 @@ fn tones(rate: u32, secs: f64, top_hz: f64, rms: f64, silence_s: f64, seed: u64)
     }
     let norm = rms / (x.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
     x.iter_mut().for_each(|v| *v *= norm);
-    x.extend(std::iter::repeat(0.0).take((silence_s * rate as f64) as usize));
+    x.extend(std::iter::repeat_n(0.0, (silence_s * rate as f64) as usize));
     x.into_iter().map(|v| v as f32).collect()
 }
 
@@ -414,7 +414,7 @@ fn noise_floor_is_the_pauses_not_the_voice_nor_digital_silence() {
     let mut x = tones(rate, 1.0, 5_000.0, 0.1, 0.5, 3);
     let hiss = white(rate, 1.5, 10f32.powf(-50.0 / 20.0), 4);
     x.iter_mut().zip(&hiss).for_each(|(v, h)| *v += h);
-    x.extend(std::iter::repeat(0.0).take(rate as usize));
+    x.extend(std::iter::repeat_n(0.0, rate as usize));
     let floor = analyze::noise_floor_db(&x, rate).unwrap();
     assert!((floor + 50.0).abs() < 1.5, "floor {floor:.2} dBFS, hiss at −50");
     // Without pauses the floor is the quietest speech, well above the hiss.

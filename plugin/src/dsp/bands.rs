@@ -156,7 +156,7 @@ mod tests {
         for &(rate, fft) in &[(16_000.0, 320), (22_050.0, 442), (48_000.0, 960), (96_000.0, 1920)] {
             let layout = BandLayout::new(&c, rate, fft);
             let mut g = vec![0.0; layout.n_bins()];
-            layout.bin_gains(&vec![1.0; 32], &mut g);
+            layout.bin_gains(&[1.0; 32], &mut g);
             assert!(g.iter().all(|&x| (x - 1.0).abs() < 1e-6));
             let power: Vec<f32> = (0..layout.n_bins()).map(|k| 1.0 + k as f32).collect();
             let mut e = vec![0.0; 32];

@@ -566,7 +566,7 @@ mod tests {
         let change = db(total(&y) / total(&x));
         assert!((change + 6.02).abs() < 0.5, "level change {change:.2} dB");
         // Gain 1 leaves the band as it is, exactly.
-        tracker.filter_gains(0, &vec![1.0; 32], None, &mut direct, &mut delayed);
+        tracker.filter_gains(0, &[1.0; 32], None, &mut direct, &mut delayed);
         assert!(direct.iter().all(|&d| d == 1.0) && delayed.iter().all(|&d| d == 0.0), "{direct:?} {delayed:?}");
     }
 }

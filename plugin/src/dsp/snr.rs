@@ -76,7 +76,7 @@ impl SnrEstimator {
         // The engine zeroes bad input before it gets here; this keeps a stray NaN or infinity
         // from poisoning the recursions for good.
         let energy = if energy.is_finite() { energy } else { 0.0 };
-        let silent = !(energy > self.silence);
+        let silent = energy <= self.silence;
         if self.noise[b] == 0.0 {
             if silent {
                 return (DB_RANGE.0 / 20.0, DB_RANGE.0 / 20.0);

@@ -35,7 +35,7 @@ pub fn extract_all(debs: &[Deb], extract_root: &Path) -> Result<()> {
     for deb in debs {
         bar.set_message(deb.name.clone());
         let dir = extract_root.join(&deb.name);
-        if !read_stamp(&dir)?.is_some_and(|s| s.deb_sha256 == deb.sha256) {
+        if read_stamp(&dir)?.is_none_or(|s| s.deb_sha256 != deb.sha256) {
             extract(deb, &dir)?;
             fresh += 1;
         }
