@@ -79,6 +79,23 @@ pub fn active_power(x: &[f32], rate: f32) -> f32 {
     }
 }
 
+/// The synthetic corpus as a training source: 48 kHz, SNRs as the real corpus draws them
+/// (`corpus::TRAIN_SNR_DB`), full bandwidth.
+pub struct SyntheticSource;
+
+impl crate::train::ExampleSource for SyntheticSource {
+    fn example(&self, rng: &mut rand::rngs::StdRng, config: &lull::model::ModelConfig, frames: usize) -> crate::train::Example {
+        let rate = 48_000.0;
+        let hop = lull::dsp::stft::StftSize::for_rate(rate, config.hop_ms).hop;
+        let len = frames * hop;
+        let c = clean(rng, rate, len);
+        let mut n = white_noise(rng, len);
+        scale_to_snr(&c, &mut n, crate::corpus::draw_snr_db(rng, 1.0), rate);
+        let utterances = vec![crate::train::Utterance { start: 0, end: len, bandwidth_hz: rate / 2.0 }];
+        crate::train::Example { rate, clean: c, noise: n, utterances }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,22 +112,5 @@ mod tests {
             let got = 10.0 * (active_power(&c, 48_000.0) / np).log10();
             assert!((got - snr).abs() < 0.5, "asked {snr}, got {got}");
         }
-    }
-}
-
-/// The synthetic corpus as a training source: 48 kHz, SNRs as the real corpus draws them
-/// (`corpus::TRAIN_SNR_DB`), full bandwidth.
-pub struct SyntheticSource;
-
-impl crate::train::ExampleSource for SyntheticSource {
-    fn example(&self, rng: &mut rand::rngs::StdRng, config: &lull::model::ModelConfig, frames: usize) -> crate::train::Example {
-        let rate = 48_000.0;
-        let hop = lull::dsp::stft::StftSize::for_rate(rate, config.hop_ms).hop;
-        let len = frames * hop;
-        let c = clean(rng, rate, len);
-        let mut n = white_noise(rng, len);
-        scale_to_snr(&c, &mut n, crate::corpus::draw_snr_db(rng, 1.0), rate);
-        let utterances = vec![crate::train::Utterance { start: 0, end: len, bandwidth_hz: rate / 2.0 }];
-        crate::train::Example { rate, clean: c, noise: n, utterances }
     }
 }

@@ -687,7 +687,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     )?;
 
     // A fixed validation set, drawn once from its own seed.
-    let mut vrng = StdRng::seed_from_u64(options.seed ^ 0x5eed_0f_7a11d);
+    let mut vrng = StdRng::seed_from_u64(options.seed ^ 0x05ee_d0f7_a11d);
     let val: Vec<Batch> = (0..options.val_batches)
         .map(|_| make_batch(val_source.as_ref(), &config, &mut vrng, options.batch, options.seq_frames))
         .collect::<Result<_>>()?;

@@ -83,19 +83,28 @@ fn groups<'a>(clips: &[&'a Clip]) -> BTreeSet<&'a str> {
     clips.iter().map(|c| c.group.as_str()).collect()
 }
 
+/// One speaker's line in [`speakers`].
+struct SpeakerRow<'a> {
+    split: Split,
+    seconds: f64,
+    bandwidths_hz: Vec<u32>,
+    packages: BTreeSet<&'a str>,
+}
+
 /// Speech hours per speaker with split and median bandwidth, for choosing the split table.
 pub fn speakers(m: &Manifest) -> String {
-    let mut by: BTreeMap<&str, (Split, f64, Vec<u32>, BTreeSet<&str>)> = BTreeMap::new();
+    let mut by: BTreeMap<&str, SpeakerRow> = BTreeMap::new();
     for c in m.clips.iter().filter(|c| c.kind == Kind::Speech) {
-        let e = by.entry(c.group.as_str()).or_insert_with(|| (c.split, 0.0, Vec::new(), BTreeSet::new()));
-        e.1 += c.duration_s;
-        e.2.push(c.bandwidth_hz);
-        e.3.insert(c.package.as_str());
+        let row = by.entry(c.group.as_str()).or_insert_with(|| SpeakerRow { split: c.split, seconds: 0.0, bandwidths_hz: Vec::new(), packages: BTreeSet::new() });
+        row.seconds += c.duration_s;
+        row.bandwidths_hz.push(c.bandwidth_hz);
+        row.packages.insert(c.package.as_str());
     }
     let mut out = format!("{:<28}{:>7}{:>9}{:>11}  packages\n", "speaker", "split", "minutes", "median bw");
-    for (k, (s, d, mut bw, pk)) in by {
-        bw.sort_unstable();
-        let _ = writeln!(out, "{k:<28}{:>7}{:>9.1}{:>8} Hz  {}", s.to_string(), d / 60.0, bw[bw.len() / 2], pk.into_iter().collect::<Vec<_>>().join(" "));
+    for (k, mut row) in by {
+        row.bandwidths_hz.sort_unstable();
+        let median = row.bandwidths_hz[row.bandwidths_hz.len() / 2];
+        let _ = writeln!(out, "{k:<28}{:>7}{:>9.1}{:>8} Hz  {}", row.split.to_string(), row.seconds / 60.0, median, row.packages.into_iter().collect::<Vec<_>>().join(" "));
     }
     out
 }
