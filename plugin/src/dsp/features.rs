@@ -166,9 +166,10 @@ impl FeatureExtractor {
     /// Writes one hop's features: `[absolute; mean-removed; above the noise floor (with
     /// `floor_features`); a-posteriori SNR; a-priori SNR (both with `snr_features`); pitch (with
     /// `pitch_features`: `PitchTracker::analyze`'s band correlations, voicing and period, passed
-    /// in `pitch` as they are); fine mean-removed; fine phase advance (cos, sin)]`. Inputs: the band energies, the bin powers (`power`, from bin 0)
-    /// and, with deep filtering, the fine bins' `advance` (`accumulate_phase_advance`; ignored
-    /// otherwise). Fine bins past the end of `power` or `advance` read as silence.
+    /// in `pitch` as they are); fine mean-removed; fine phase advance (cos, sin)]`. Inputs: the
+    /// band energies, the bin powers (`power`, from bin 0) and, with deep filtering, the fine
+    /// bins' `advance` (`accumulate_phase_advance`; ignored otherwise). Fine bins past the end of
+    /// `power` or `advance` read as silence.
     pub fn compute(&mut self, energies: &[f32], power: &[f32], advance: &[Complex32], pitch: &[f32], features: &mut [f32]) {
         let n = self.n_bands;
         debug_assert_eq!(energies.len(), n);

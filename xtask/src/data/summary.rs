@@ -58,9 +58,7 @@ fn package_row(out: &mut String, package: &str, kind: Kind, clips: &[&Clip]) {
         Kind::Speech => format!("{:.2} h", hours(clips)),
         Kind::Noise => format!("{:.1} min", hours(clips) * 60.0),
     };
-    let mut bw: Vec<u32> = clips.iter().map(|c| c.bandwidth_hz).collect();
     let mut lvl: Vec<f64> = clips.iter().map(|c| c.active_level_dbfs).collect();
-    bw.sort_unstable();
     lvl.sort_by(f64::total_cmp);
     let per_split: Vec<String> = Split::ALL.iter().map(|&s| format!("{s} {}", clips.iter().filter(|c| c.split == s).count())).collect();
     let _ = writeln!(
@@ -69,10 +67,17 @@ fn package_row(out: &mut String, package: &str, kind: Kind, clips: &[&Clip]) {
         clips.len(),
         kind.to_string(),
         dur,
-        bw[bw.len() / 2],
+        median_bandwidth_hz(clips),
         lvl[lvl.len() / 2],
         per_split.join(", ")
     );
+}
+
+/// The middle of the clips' bandwidths (the upper middle of an even count); `clips` is not empty.
+fn median_bandwidth_hz(clips: &[&Clip]) -> u32 {
+    let mut bw: Vec<u32> = clips.iter().map(|c| c.bandwidth_hz).collect();
+    bw.sort_unstable();
+    bw[bw.len() / 2]
 }
 
 fn hours(clips: &[&Clip]) -> f64 {
@@ -83,28 +88,24 @@ fn groups<'a>(clips: &[&'a Clip]) -> BTreeSet<&'a str> {
     clips.iter().map(|c| c.group.as_str()).collect()
 }
 
-/// One speaker's line in [`speakers`].
-struct SpeakerRow<'a> {
-    split: Split,
-    seconds: f64,
-    bandwidths_hz: Vec<u32>,
-    packages: BTreeSet<&'a str>,
-}
-
 /// Speech hours per speaker with split and median bandwidth, for choosing the split table.
 pub fn speakers(m: &Manifest) -> String {
-    let mut by: BTreeMap<&str, SpeakerRow> = BTreeMap::new();
+    let mut by: BTreeMap<&str, Vec<&Clip>> = BTreeMap::new();
     for c in m.clips.iter().filter(|c| c.kind == Kind::Speech) {
-        let row = by.entry(c.group.as_str()).or_insert_with(|| SpeakerRow { split: c.split, seconds: 0.0, bandwidths_hz: Vec::new(), packages: BTreeSet::new() });
-        row.seconds += c.duration_s;
-        row.bandwidths_hz.push(c.bandwidth_hz);
-        row.packages.insert(c.package.as_str());
+        by.entry(c.group.as_str()).or_default().push(c);
     }
     let mut out = format!("{:<28}{:>7}{:>9}{:>11}  packages\n", "speaker", "split", "minutes", "median bw");
-    for (k, mut row) in by {
-        row.bandwidths_hz.sort_unstable();
-        let median = row.bandwidths_hz[row.bandwidths_hz.len() / 2];
-        let _ = writeln!(out, "{k:<28}{:>7}{:>9.1}{:>8} Hz  {}", row.split.to_string(), row.seconds / 60.0, median, row.packages.into_iter().collect::<Vec<_>>().join(" "));
+    for (speaker, clips) in by {
+        // A speaker is one split unit, so its first clip's split is all of its clips'.
+        let packages: BTreeSet<&str> = clips.iter().map(|c| c.package.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{speaker:<28}{:>7}{:>9.1}{:>8} Hz  {}",
+            clips[0].split.to_string(),
+            hours(&clips) * 60.0,
+            median_bandwidth_hz(&clips),
+            packages.into_iter().collect::<Vec<_>>().join(" ")
+        );
     }
     out
 }
