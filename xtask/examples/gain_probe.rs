@@ -23,7 +23,7 @@ use lull::model::Model;
 use rand::{rngs::StdRng, SeedableRng};
 use realfft::{num_complex::Complex32, RealFftPlanner};
 use xtask::corpus::{NoiseChoice, NoiseClass};
-use xtask::featurize::featurize;
+use xtask::featurize::{featurize, GainTarget};
 use xtask::metrics::{pesq_wb, si_sdr};
 use xtask::train::HIGH_BAND_HZ;
 
@@ -116,7 +116,7 @@ fn main() -> anyhow::Result<()> {
             }
             used += 1;
             let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-            let s = featurize(&cfg, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
+            let s = featurize(&cfg, GainTarget::Plain, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
             let mut state = model.new_state();
             let mut head = vec![0.0; cfg.n_head()];
             let mut pred = Vec::new();

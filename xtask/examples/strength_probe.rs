@@ -18,7 +18,7 @@ use lull::dsp::stft::{Analyzer, StftSize, Synthesizer};
 use rand::{rngs::StdRng, SeedableRng};
 use realfft::{num_complex::Complex32, RealFftPlanner};
 use xtask::corpus::NoiseChoice;
-use xtask::featurize::featurize;
+use xtask::featurize::{featurize, GainTarget};
 use xtask::metrics::pesq_wb;
 
 const RELEASE: f32 = 0.6;
@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
             let mut rng = StdRng::seed_from_u64(7 ^ i as u64);
             let ex = source.mix(&mut rng, rate, len, snr, -26.0, NoiseChoice::Any);
             let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-            let s = featurize(&cfg, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
+            let s = featurize(&cfg, GainTarget::Plain, rate as f32, &ex.clean, &ex.noise, &ex.utterances);
             let mut state = model.new_state();
             let mut head = vec![0.0; cfg.n_head()];
             let mut planner = RealFftPlanner::new();

@@ -3,8 +3,8 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use lull::dsp::pitch::{best_strength, strength_sums, PitchTracker};
-use lull::dsp::stft::{Analyzer, StftSize};
+use lull::dsp::pitch::{best_strength, periodicity, rule_strength, strength_sums, PitchTracker};
+use lull::dsp::stft::{Analyzer, FrameTransform, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
@@ -48,6 +48,54 @@ pub struct Sample {
 /// Speech frames are those within this many dB of the clip's loudest frame.
 const VAD_RANGE_DB: f32 = 30.0;
 
+/// What a band gain is trained towards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GainTarget {
+    /// √(E_clean / E_mix) of the band as the analysis sees it.
+    Plain,
+    /// The same after the engine's pitch filter (`PitchTracker::filter_gains` with the rule's
+    /// strength), which the network's gains then scale: `comb_target`.
+    Comb,
+}
+
+/// Steps of the bisection in `comb_target` (the gain to within 2⁻¹⁴).
+const COMB_TARGET_STEPS: usize = 14;
+
+/// The band gain that is ideal once the engine's pitch filter has run: the filter plays
+/// `g·n·(X + rP)` (`P` the frame one period back, `n` restoring `X`'s energy) with a strength
+/// that depends on `g` itself (`rule_strength`), and the filter is linear, so the speech in
+/// its output is `S + rP_S`. The target is the gain that equals √(E(S + rP_S) / E(X + rP)) at
+/// its own strength: the one the engine, fed it, would find ideal. Where the comb adds a voice's
+/// harmonics in phase and the noise between them not, that is above the plain target; where
+/// the band is not periodic (no filter) it is the plain target. `sums` are the band's `[Σ|S|²,
+/// Σ|X|², Re Σ X·P*, Σ|P|², Re Σ S·P_S*, Σ|P_S|²]`, `plain` its plain target. The right side
+/// falls as `g` rises (less filtering) and the left rises, so the crossing is unique and found
+/// by bisection.
+pub fn comb_target(sums: [f32; 6], plain: f32) -> f32 {
+    let [es, ex, cross, ep, cross_s, eps] = sums;
+    let e = periodicity(cross, ex, ep);
+    if e == 0.0 || ex <= 1e-20 || ep <= 1e-20 {
+        return plain;
+    }
+    let scale = (ex / ep).sqrt();
+    let ideal = |g: f32| {
+        let r = rule_strength(e, g) * scale;
+        let filtered = ex + 2.0 * r * cross + r * r * ep;
+        let speech = es + 2.0 * r * cross_s + r * r * eps;
+        if filtered > 1e-20 { (speech.max(0.0) / filtered).sqrt().min(1.0) } else { plain }
+    };
+    let (mut lo, mut hi) = (0.0f32, 1.0f32);
+    for _ in 0..COMB_TARGET_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if ideal(mid) > mid {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// The lowest bandwidth among the utterances overlapping samples `lo..hi`; Nyquist if none does.
 fn bandwidth_over(utterances: &[Utterance], lo: usize, hi: usize, nyquist: f32) -> f32 {
     utterances
@@ -57,9 +105,10 @@ fn bandwidth_over(utterances: &[Utterance], lo: usize, hi: usize, nyquist: f32) 
         .fold(nyquist, f32::min)
 }
 
-/// Featurises `clean + noise` (same length, at `rate`). `utterances` say where the clean track's
-/// recordings lie and the highest frequency each really contains.
-pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], utterances: &[Utterance]) -> Sample {
+/// Featurises `clean + noise` (same length, at `rate`), with band gains trained towards
+/// `target`. `utterances` say where the clean track's recordings lie and the highest frequency
+/// each really contains.
+pub fn featurize(config: &ModelConfig, target: GainTarget, rate: f32, clean: &[f32], noise: &[f32], utterances: &[Utterance]) -> Sample {
     assert_eq!(clean.len(), noise.len());
     let size = StftSize::for_rate(rate, config.hop_ms);
     let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz);
@@ -84,11 +133,17 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
     let (mut pc, mut pm) = (vec![0.0; size.bins()], vec![0.0; size.bins()]);
     let (mut ec, mut em) = (vec![0.0; nb], vec![0.0; nb]);
     let mut feat = vec![0.0; config.n_features()];
-    let track = config.pitch_features || config.pitch_strength;
+    let comb = target == GainTarget::Comb;
+    let track = config.pitch_features || config.pitch_strength || comb;
     let mut tracker = track.then(|| PitchTracker::new(size, rate, nb, 1, 0, &mut planner));
     let mut pitch_out = vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }];
     let mut band_sums = vec![[0.0; 5]; if config.pitch_strength { nb } else { 0 }];
     let mut mix_hop = vec![0.0; size.hop];
+    // With the comb target: the clean speech's frame one period back, as the tracker takes the
+    // mixture's, and each band's sums for `comb_target`.
+    let mut clean_transform = comb.then(|| FrameTransform::new(size, &mut planner));
+    let (mut clean_back, mut clean_back_frame) = (vec![Complex32::default(); size.bins()], vec![0.0; size.fft]);
+    let mut comb_sums = vec![[0.0; 6]; if comb { nb } else { 0 }];
     let scale = 1.0 / size.fft as f32;
     let nyquist = rate / 2.0;
 
@@ -138,12 +193,32 @@ pub fn featurize(config: &ModelConfig, rate: f32, clean: &[f32], noise: &[f32], 
                 strength_sums(&layout, &sc, &sm, tracker.delayed(0), &mut band_sums);
                 s.strength.extend(band_sums.iter().map(|&sums| best_strength(sums)));
             }
+            if let Some(transform) = &mut clean_transform {
+                // The tracker's frame one period back ends `period` samples before this hop's end.
+                let start = ((f + 1) * size.hop) as isize - (size.fft + tracker.period()) as isize;
+                for (i, v) in clean_back_frame.iter_mut().enumerate() {
+                    *v = usize::try_from(start + i as isize).ok().map_or(0.0, |j| clean[j]);
+                }
+                transform.forward(&clean_back_frame, &mut clean_back);
+                let delayed = tracker.delayed(0);
+                layout.pool(
+                    |k| {
+                        let (c, x, p, q) = (sc[k], sm[k], delayed[k], clean_back[k]);
+                        [c.norm_sqr(), x.norm_sqr(), (x * p.conj()).re, p.norm_sqr(), (c * q.conj()).re, q.norm_sqr()]
+                    },
+                    &mut comb_sums,
+                );
+            }
         }
         extractor.compute(&em, &pm, &advance, &pitch_out[..config.pitch_inputs()], &mut feat);
         s.features.extend_from_slice(&feat);
         s.band_energy.extend_from_slice(&em);
         let ideal = |c: f32, m: f32| if m > 1e-12 { (c / m).sqrt().min(1.0) } else { 1.0 };
-        s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));
+        if comb {
+            s.target.extend((0..nb).map(|b| comb_target(comb_sums[b], ideal(ec[b], em[b]))));
+        } else {
+            s.target.extend((0..nb).map(|b| ideal(ec[b], em[b])));
+        }
         s.target.extend((0..config.fine_bins).map(|k| if k < fine { ideal(pc[k], pm[k]) } else { 1.0 }));
         clean_frame_energy.push(pc.iter().sum::<f32>());
     }
@@ -214,6 +289,84 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
+    /// A 150 Hz voice (ten harmonics, falling in level) from a quarter of the way in, over
+    /// `noise_rms` white noise, 2 s at `rate`; with its utterance.
+    fn voice_in_noise(rate: f32, noise_rms: f32, seed: u64) -> (Vec<f32>, Vec<f32>, [Utterance; 1]) {
+        let n = (2.0 * rate) as usize;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let clean: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f32 / rate;
+                if i < n / 4 { 0.0 } else { (1..=10).map(|h| 0.1 / h as f32 * (std::f32::consts::TAU * 150.0 * h as f32 * t).sin()).sum() }
+            })
+            .collect();
+        let noise: Vec<f32> = (0..n).map(|_| noise_rms * 3f32.sqrt() * rng.gen_range(-1.0..1.0)).collect();
+        (clean, noise, [Utterance { start: n / 4, end: n, bandwidth_hz: rate / 2.0 }])
+    }
+
+    #[test]
+    fn comb_targets_rise_where_the_comb_lifts_a_voice_and_match_elsewhere() {
+        let rate = 16_000.0;
+        let config = ModelConfig::default();
+        let nb = config.n_bands;
+        let (clean, noise, utterances) = voice_in_noise(rate, 0.05, 3);
+        let plain = featurize(&config, GainTarget::Plain, rate, &clean, &noise, &utterances);
+        let comb = featurize(&config, GainTarget::Comb, rate, &clean, &noise, &utterances);
+        // Only the targets differ.
+        assert_eq!(plain.features, comb.features);
+        assert_eq!(plain.weight, comb.weight);
+        // In the voice's frames (after the tracker has a period back to compare), the bands up
+        // to 1.5 kHz, where its harmonics stand above the noise.
+        let centres = BandCenters::erb(nb, config.band_max_hz, config.band_min_spacing_hz);
+        let low: Vec<usize> = (0..nb).filter(|&b| centres.0[b] > 100.0 && centres.0[b] < 1500.0).collect();
+        let (mut rise, mut cells) = (0.0, 0);
+        for f in (plain.frames / 4 + 5)..plain.frames {
+            for &b in &low {
+                let (p, c) = (plain.target[f * nb + b], comb.target[f * nb + b]);
+                assert!((0.0..=1.0).contains(&c), "comb target {c} out of range");
+                rise += 20.0 * (c.max(1e-3) / p.max(1e-3)).log10();
+                cells += 1;
+            }
+        }
+        let rise = rise / cells as f32;
+        assert!(rise > 0.1, "the comb target should sit above the plain one in a voice's bands, by {rise:.2} dB");
+        // Before the voice (noise alone) the targets stay where they were, near 0.
+        for f in 2..plain.frames / 4 - 2 {
+            for b in 0..nb {
+                let (p, c) = (plain.target[f * nb + b], comb.target[f * nb + b]);
+                assert!((c - p).abs() < 0.05, "frame {f} band {b}: noise alone, comb target {c} against {p}");
+            }
+        }
+        // With no noise there is nothing for the comb to lift: every target stays at 1.
+        let silent = vec![0.0; noise.len()];
+        let clean_only = featurize(&config, GainTarget::Comb, rate, &clean, &silent, &utterances);
+        for f in plain.frames / 4 + 5..plain.frames {
+            for b in &low {
+                let c = clean_only.target[f * nb + b];
+                assert!(c > 0.99, "clean voice, band {b}: comb target {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn comb_target_is_the_plain_target_without_periodicity_and_1_for_a_clean_periodic_band() {
+        // No correlation a period back: no filter, the plain target whatever the sums.
+        assert_eq!(comb_target([1.0, 4.0, 0.0, 4.0, 0.5, 1.0], 0.5), 0.5);
+        // Speech alone and fully periodic (X = S, P = P_S): the filter keeps it whole.
+        let g = comb_target([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 1.0);
+        assert!(g > 0.999, "{g}");
+        // A periodic voice at 0 dB in noise that does not repeat: |S|² = 1 and |X|² = 2 give
+        // the plain target √½; the comb adds S and P_S in phase and the noise not, so the
+        // target is higher, and it is its own fixed point.
+        let (es, ex, cross, ep, cs, eps) = (1.0, 2.0, 1.0, 2.0, 1.0, 1.0);
+        let g = comb_target([es, ex, cross, ep, cs, eps], 0.5f32.sqrt());
+        assert!(g > 0.5f32.sqrt() + 0.02, "{g}");
+        let e = periodicity(cross, ex, ep);
+        let r = rule_strength(e, g) * (ex / ep).sqrt();
+        let again = ((es + 2.0 * r * cs + r * r * eps) / (ex + 2.0 * r * cross + r * r * ep)).sqrt();
+        assert!((again - g).abs() < 1e-3, "{again} vs {g}");
+    }
+
     #[test]
     fn lookahead_pairs_each_hops_features_with_the_targets_of_hops_before() {
         let rate = 16_000.0;
@@ -224,9 +377,9 @@ mod tests {
         let noise: Vec<f32> = (0..n).map(|_| rng.gen_range(-0.05..0.05)).collect();
         let utterances = [Utterance { start: n / 2, end: n, bandwidth_hz: 8_000.0 }];
         let config = ModelConfig { pitch_features: true, pitch_strength: true, ..ModelConfig::default() };
-        let now = featurize(&config, rate, &clean, &noise, &utterances);
+        let now = featurize(&config, GainTarget::Plain, rate, &clean, &noise, &utterances);
         for lookahead in [1, 2] {
-            let ahead = featurize(&ModelConfig { lookahead, ..config.clone() }, rate, &clean, &noise, &utterances);
+            let ahead = featurize(&ModelConfig { lookahead, ..config.clone() }, GainTarget::Plain, rate, &clean, &noise, &utterances);
             assert_eq!(ahead.frames, now.frames - lookahead);
             let (nf, ng, nb) = (config.n_features(), config.n_gains(), config.n_bands);
             assert_eq!(ahead.features, now.features[lookahead * nf..]);

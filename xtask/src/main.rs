@@ -209,6 +209,12 @@ enum Command {
         /// The shipped model trains with it; `--clip-windows false` starts every clip at the top.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         clip_windows: bool,
+        /// Train the band gains towards what is ideal after the plugin's pitch filter (the comb
+        /// that adds the frame one pitch period back where a band is periodic) instead of before
+        /// it: where the comb lifts a voice's harmonics over the noise between them, the gain
+        /// that follows may keep more. The shipped model trains without it.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        comb_target: bool,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -330,6 +336,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
+            comb_target,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -366,7 +373,11 @@ fn main() -> Result<()> {
                 (pick!(options.loudness_weight), pick!(options.min_speech_snr_db), pick!(options.speech_highpass_hz));
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
-            let (speech_subset, voice_subset) = (pick!(options.speech_subset), pick!(options.voice_subset));
+            let (speech_subset, voice_subset, comb_target) = (pick!(options.speech_subset), pick!(options.voice_subset), pick!(options.comb_target));
+            anyhow::ensure!(
+                !(comb_target && config.pitch_strength),
+                "--comb-target trains the gains for the pitch filter's rule strength; a model with --pitch-strength predicts its own"
+            );
             let corpus = match &stored {
                 Some(s) if !typed("corpus") => s.corpus.clone(),
                 _ => corpus,
@@ -486,6 +497,7 @@ fn main() -> Result<()> {
                 weight_decay,
                 dropout,
                 snapshot_every,
+                comb_target,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

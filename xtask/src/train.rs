@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::featurize::{featurize, Sample};
+use crate::featurize::{featurize, GainTarget, Sample};
 use crate::net::{self, Dropout, LullNet};
 
 /// One (clean, noise) pair at its sample rate, before featurisation.
@@ -141,6 +141,10 @@ pub struct TrainOptions {
     /// it existed).
     #[serde(default)]
     pub snapshot_every: usize,
+    /// Train the band gains towards their ideal after the engine's pitch filter
+    /// (`GainTarget::Comb`) instead of before it; off, as before it existed.
+    #[serde(default)]
+    pub comb_target: bool,
 }
 
 /// The weight decay of every run before `--weight-decay`, and its default.
@@ -159,6 +163,10 @@ fn legacy_level_max() -> f64 {
 }
 
 impl TrainOptions {
+    pub fn gain_target(&self) -> GainTarget {
+        if self.comb_target { GainTarget::Comb } else { GainTarget::Plain }
+    }
+
     pub fn asymmetry(&self) -> Asymmetry {
         Asymmetry {
             factor: self.over_suppression,
@@ -308,13 +316,13 @@ fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], wi
     Ok(Tensor::from_vec(v, (samples.len(), frames, width), &Device::Cpu)?)
 }
 
-/// Featurises `batch` examples drawn from `rng` into tensors.
-pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
+/// Featurises `batch` examples drawn from `rng` into tensors, band gains trained towards `target`.
+pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
     let samples: Vec<Sample> = (0..batch)
         .map(|_| {
             // With lookahead the features run that many hops ahead of the targets.
             let ex = source.example(rng, config, frames + config.lookahead);
-            featurize(config, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
+            featurize(config, target, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
         })
         .collect();
     let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);
@@ -526,7 +534,7 @@ impl Loader {
                     let mut i = first_step + w;
                     while i < opts.steps {
                         let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
-                        let b = make_batch(source.as_ref(), &config, &mut rng, opts.batch, opts.seq_frames);
+                        let b = make_batch(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames);
                         if tx.send(b).is_err() {
                             return;
                         }
@@ -689,7 +697,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     // A fixed validation set, drawn once from its own seed.
     let mut vrng = StdRng::seed_from_u64(options.seed ^ 0x05ee_d0f7_a11d);
     let val: Vec<Batch> = (0..options.val_batches)
-        .map(|_| make_batch(val_source.as_ref(), &config, &mut vrng, options.batch, options.seq_frames))
+        .map(|_| make_batch(val_source.as_ref(), &config, options.gain_target(), &mut vrng, options.batch, options.seq_frames))
         .collect::<Result<_>>()?;
     let validate = |net: &LullNet| -> Result<f32> {
         let mut total = 0.0;

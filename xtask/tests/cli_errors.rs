@@ -50,6 +50,21 @@ fn absurd_training_options_are_refused_by_name_before_training() {
 }
 
 #[test]
+fn comb_targets_for_a_model_that_predicts_its_own_pitch_strength_are_refused() {
+    let dir = std::env::temp_dir().join(format!("lull-cli-comb-strength-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train", "--corpus", "synthetic", "--steps", "1", "--comb-target", "--pitch-strength", "--run-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "--comb-target with --pitch-strength must be refused");
+    assert!(err.contains("--comb-target") && err.contains("--pitch-strength"), "{err}");
+    assert!(!dir.join("checkpoint.safetensors").exists(), "trained anyway");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn init_weights_of_another_configuration_are_refused_before_the_corpus_is_read() {
     // The shipped model has 128 units per layer; the options ask for 64, and the corpus
     // directory does not exist: the configuration must be what the command names.

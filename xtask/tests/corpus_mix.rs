@@ -198,7 +198,7 @@ fn noise_speed_perturbation_moves_recorded_noise_only_on_its_grid() {
 #[test]
 fn loss_mask_follows_each_utterance_bandwidth() {
     use lull::dsp::bands::BandCenters;
-    use xtask::featurize::featurize;
+    use xtask::featurize::{featurize, GainTarget};
     use xtask::train::Utterance;
     let config = ModelConfig { fine_bins: 80, ..ModelConfig::default() };
     let rate = 48_000.0;
@@ -210,7 +210,7 @@ fn loss_mask_follows_each_utterance_bandwidth() {
     // A band-limited word, then a full-band one, in one track.
     let utterances =
         [Utterance { start: 0, end: len / 2, bandwidth_hz: 2_000.0 }, Utterance { start: len / 2, end: len, bandwidth_hz: 24_000.0 }];
-    let s = featurize(&config, rate, &clean, &noise, &utterances);
+    let s = featurize(&config, GainTarget::Plain, rate, &clean, &noise, &utterances);
     let centers = BandCenters::erb(config.n_bands, config.band_max_hz, config.band_min_spacing_hz).0;
     let (nb, ng) = (config.n_bands, config.n_gains());
     assert!(config.fine_bins > 40, "the fine bins should reach past the 2 kHz bandwidth");
@@ -464,7 +464,7 @@ fn training_speech_levels_span_the_requested_range() {
 
 #[test]
 fn pitch_strength_targets_comb_a_voice_in_noise_and_leave_clean_speech_and_pauses_alone() {
-    use xtask::featurize::featurize;
+    use xtask::featurize::{featurize, GainTarget};
     use xtask::train::Utterance;
     let config = ModelConfig { pitch_strength: true, ..ModelConfig::default() };
     let rate = 48_000.0;
@@ -479,7 +479,7 @@ fn pitch_strength_targets_comb_a_voice_in_noise_and_leave_clean_speech_and_pause
     let strengths = |snr_db: f32, rng: &mut rand::rngs::StdRng| {
         let mut noise: Vec<f32> = (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
         xtask::synth::scale_to_snr(&clean, &mut noise, snr_db, rate);
-        let s = featurize(&config, rate, &clean, &noise, &utterances);
+        let s = featurize(&config, GainTarget::Plain, rate, &clean, &noise, &utterances);
         assert_eq!(s.strength.len(), s.frames * nb);
         assert!(s.strength.iter().all(|r| (0.0..=1.0).contains(r)), "strengths out of 0..1");
         let (mut sum, mut n, mut in_pauses) = (0.0, 0, 0.0f32);

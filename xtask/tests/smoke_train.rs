@@ -45,6 +45,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             weight_decay: train::WEIGHT_DECAY,
             dropout: 0.0,
             snapshot_every: 0,
+            comb_target: false,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -157,6 +158,21 @@ fn smoke_train_with_a_learned_pitch_strength_lowers_loss() {
     let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
     let state = train::train(request(&config, &dir, 30, 6, false)).unwrap();
     loss_fell_and_export_loads(&state, &config, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn smoke_train_towards_comb_targets_lowers_loss_and_says_so_on_the_card() {
+    let dir = std::env::temp_dir().join(format!("lull-smoke-comb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ModelConfig { hidden: 32, layers: 1, ..ModelConfig::default() };
+    let mut r = request(&config, &dir, 30, 6, false);
+    r.options.comb_target = true;
+    let state = train::train(r).unwrap();
+    assert!(state.options.comb_target);
+    let weights = loss_fell_and_export_loads(&state, &config, &dir);
+    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    assert!(card.contains("after the pitch filter (`--comb-target`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -38,9 +38,20 @@ pub const GLOBAL_FEATURES: usize = 2;
 /// A band's pitch correlation as the pitch filter reads it, from `Re Σ X·P*`, `Σ|X|²` and
 /// `Σ|P|²`: clamped to 0…1, and with correlations up to `MIN_CORRELATION` taken for none
 /// (chance correlation is not periodicity).
-fn periodicity(cross: f32, ex: f32, ep: f32) -> f32 {
+pub fn periodicity(cross: f32, ex: f32, ep: f32) -> f32 {
     let e = if ex * ep > 1e-24 { (cross / (ex * ep).sqrt()).clamp(0.0, 1.0) } else { 0.0 };
     ((e - MIN_CORRELATION) / (1.0 - MIN_CORRELATION)).max(0.0)
+}
+
+/// The pitch filter's strength (0…1) for a band of periodicity `e` (`periodicity`) under band
+/// gain `g`, when the model does not predict it: RNNoise's rule, scaled by `√(1 − g²)` (see
+/// `PitchTracker::filter_gains`).
+pub fn rule_strength(e: f32, g: f32) -> f32 {
+    if e == 0.0 {
+        return 0.0;
+    }
+    let rnnoise = if e > g { 1.0 } else { ((e * e * (1.0 - g * g)) / (0.001 + g * g * (1.0 - e * e))).clamp(0.0, 1.0).sqrt() };
+    rnnoise * (1.0 - g * g).sqrt()
 }
 
 /// Steps of the search in `best_strength`.
@@ -176,6 +187,8 @@ pub struct PitchTracker {
     depth: usize,
     /// Ring slot of the newest frame.
     newest: usize,
+    /// The period `analyze` found last, in host samples.
+    period: usize,
     bins: usize,
     n_bands: usize,
 }
@@ -208,6 +221,7 @@ impl PitchTracker {
             pooled: vec![[0.0; 3]; n_bands],
             depth,
             newest: 0,
+            period: min_lag,
             bins,
             n_bands,
         }
@@ -223,6 +237,12 @@ impl PitchTracker {
     /// frame-wide features.
     pub fn output_len(n_bands: usize) -> usize {
         n_bands + GLOBAL_FEATURES
+    }
+
+    /// The period of the newest frame in host samples, as `analyze` last found it: its
+    /// `delayed` frame ends this many samples before the newest input sample.
+    pub fn period(&self) -> usize {
+        self.period
     }
 
     /// The spectrum of the frame one period before the newest frame of channel `c`, as
@@ -276,15 +296,7 @@ impl PitchTracker {
                 Some(s) => {
                     if e > 0.0 || self.channels.len() == 1 { s[b] } else { 0.0 }
                 }
-                None if e == 0.0 => 0.0,
-                None => {
-                    let rnnoise = if e > g {
-                        1.0
-                    } else {
-                        ((e * e * (1.0 - g * g)) / (0.001 + g * g * (1.0 - e * e))).clamp(0.0, 1.0).sqrt()
-                    };
-                    rnnoise * (1.0 - g * g).sqrt()
-                }
+                None => rule_strength(e, g),
             };
             // Silent bands, or a silent frame one period back, are left alone.
             let r = if ex > 1e-20 && ep > 1e-20 { strength * (ex / ep).sqrt() } else { 0.0 };
@@ -303,6 +315,7 @@ impl PitchTracker {
             ch.bands.fill([0.0; 3]);
         }
         self.newest = 0;
+        self.period = self.min_lag;
     }
 
     /// Best period in host samples and its normalised correlation, over the frame that ends now.
@@ -349,6 +362,7 @@ impl PitchTracker {
             }
         }
         let (period, voicing) = self.find_period();
+        self.period = period;
         self.newest = (self.newest + 1) % self.depth;
         let (slot, bins, nb) = (self.newest, self.bins, self.n_bands);
         self.pooled.fill([0.0; 3]);
