@@ -68,9 +68,10 @@ const COMB_TARGET_STEPS: usize = 14;
 /// its own strength: the one the engine, fed it, would find ideal. Where the comb adds a voice's
 /// harmonics in phase and the noise between them not, that is above the plain target; where
 /// the band is not periodic (no filter) it is the plain target. `sums` are the band's `[Σ|S|²,
-/// Σ|X|², Re Σ X·P*, Σ|P|², Re Σ S·P_S*, Σ|P_S|²]`, `plain` its plain target. The right side
-/// falls as `g` rises (less filtering) and the left rises, so the crossing is unique and found
-/// by bisection.
+/// Σ|X|², Re Σ X·P*, Σ|P|², Re Σ S·P_S*, Σ|P_S|²]`, `plain` its plain target. The ratio stays
+/// in 0…1 while `g` runs from 0 to 1, so the two cross, and bisection finds a crossing; where
+/// the comb raises the speech's share the ratio falls as `g` rises (less filtering) and the
+/// crossing is the only one.
 pub fn comb_target(sums: [f32; 6], plain: f32) -> f32 {
     let [es, ex, cross, ep, cross_s, eps] = sums;
     let e = periodicity(cross, ex, ep);
