@@ -3,7 +3,7 @@
 
 use lull::dsp::bands::{BandCenters, BandLayout};
 use lull::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
-use lull::dsp::pitch::{best_strength, periodicity, rule_strength, strength_sums, PitchTracker};
+use lull::dsp::pitch::{best_strength, combed_energy, periodicity, rule_strength, strength_sums, PitchTracker};
 use lull::dsp::stft::{Analyzer, FrameTransform, StftSize};
 use lull::model::ModelConfig;
 use realfft::num_complex::Complex32;
@@ -81,8 +81,8 @@ pub fn comb_target(sums: [f32; 6], plain: f32) -> f32 {
     let scale = (ex / ep).sqrt();
     let ideal = |g: f32| {
         let r = rule_strength(e, g) * scale;
-        let filtered = ex + 2.0 * r * cross + r * r * ep;
-        let speech = es + 2.0 * r * cross_s + r * r * eps;
+        let filtered = combed_energy(ex, cross, ep, r);
+        let speech = combed_energy(es, cross_s, eps, r);
         if filtered > 1e-20 { (speech.max(0.0) / filtered).sqrt().min(1.0) } else { plain }
     };
     let (mut lo, mut hi) = (0.0f32, 1.0f32);

@@ -54,6 +54,12 @@ pub fn rule_strength(e: f32, g: f32) -> f32 {
     rnnoise * (1.0 - g * g).sqrt()
 }
 
+/// `Σ|X + rP|²` of a band from its sums `Σ|X|²` (`now`), `Re Σ X·P*` (`cross`) and `Σ|P|²`
+/// (`back`): the energy the comb leaves before `filter_gains` scales it back.
+pub fn combed_energy(now: f32, cross: f32, back: f32, r: f32) -> f32 {
+    now + 2.0 * r * cross + r * r * back
+}
+
 /// Steps of the search in `best_strength`.
 const STRENGTH_STEPS: usize = 20;
 
@@ -75,7 +81,7 @@ pub fn best_strength(sums: [f32; 5]) -> f32 {
     let scale = (ex / ep).sqrt();
     let fit = |r: f32| {
         let rs = r * scale;
-        let filtered = ex + 2.0 * rs * cross + rs * rs * ep;
+        let filtered = combed_energy(ex, cross, ep, rs);
         if filtered > 1e-20 { (sx + rs * sp) / filtered.sqrt() } else { f32::NEG_INFINITY }
     };
     let (mut best, mut best_fit) = (0.0, fit(0.0));
@@ -300,7 +306,7 @@ impl PitchTracker {
             };
             // Silent bands, or a silent frame one period back, are left alone.
             let r = if ex > 1e-20 && ep > 1e-20 { strength * (ex / ep).sqrt() } else { 0.0 };
-            let filtered = ex + 2.0 * r * cross + r * r * ep;
+            let filtered = combed_energy(ex, cross, ep, r);
             let norm = if r > 0.0 && filtered > 1e-20 { (ex / filtered).sqrt() } else { 1.0 };
             *d = g * norm;
             *p = g * norm * r;
