@@ -95,6 +95,8 @@ pub struct Denoiser {
     fine_bins: usize,
     /// Deep-filter taps per fine bin (0: fine bins have gains).
     df_order: usize,
+    /// The deep filter's correction is applied (`set_deep_filter`).
+    df_on: bool,
     /// Per channel, the fine bins' unprocessed spectra of the last `df_depth` hops, hop-major,
     /// a ring whose newest hop is at `df_pos` (the filter's input and the phase-advance source).
     df_history: Vec<Vec<Complex32>>,
@@ -169,6 +171,7 @@ impl Denoiser {
             pitch: track.then(|| PitchTracker::new(size, sample_rate, nb, channels, cfg.lookahead, &mut planner)),
             pitch_out: vec![0.0; if track { PitchTracker::output_len(nb) } else { 0 }],
             pitch_filter: filterable,
+            df_on: df,
             filter_direct: vec![0.0; nb],
             filter_delayed: vec![0.0; nb],
             bin_delayed: vec![0.0; if filterable { size.bins() } else { 0 }],
@@ -261,6 +264,13 @@ impl Denoiser {
     /// Models with gains of their own on the lowest bins have no pitch filter.
     pub fn set_pitch_filter(&mut self, on: bool) {
         self.pitch_filter = on && self.model.config().pitch_filterable();
+    }
+
+    /// Turns a deep-filtering model's correction on (the default) or off; off, its fine bins
+    /// get the band gains alone (and the pitch filter where it applies), which measures what the
+    /// filter adds. The features are the same either way. No effect on other models.
+    pub fn set_deep_filter(&mut self, on: bool) {
+        self.df_on = on && self.df_order > 0;
     }
 
     /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.
@@ -423,7 +433,7 @@ impl Denoiser {
                     *x *= *g;
                 }
             }
-            if self.df_order > 0 {
+            if self.df_on {
                 // No lookahead with deep filtering (`ModelConfig::validate`): it works on this
                 // hop's spectrum.
                 self.deep_filter(c);

@@ -469,8 +469,14 @@ fn tone(rate: f32, hz: f32, len: usize) -> Vec<f32> {
 
 /// Level change in dB of a steady `hz` tone through `model` (0.5 s; the second half measured).
 fn tone_level_db(model: &Arc<lull::model::Model>, rate: f32, hz: f32, reduction_db: f32) -> f32 {
+    tone_level_db_with(model, rate, hz, reduction_db, |_| {})
+}
+
+/// `tone_level_db` with the denoiser set up by `set` first.
+fn tone_level_db_with(model: &Arc<lull::model::Model>, rate: f32, hz: f32, reduction_db: f32, set: impl Fn(&mut Denoiser)) -> f32 {
     let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
     d.set_reduction_db(reduction_db);
+    set(&mut d);
     let n = (rate as usize) / 2;
     let x = tone(rate, hz, n);
     let y = run_blocks(&mut d, &x, &[256]);
@@ -517,6 +523,12 @@ fn deep_filter_taps_reach_back_one_hop() {
         let (kept, cancelled) = (tone_level_db(&model, rate, 1000.0, 100.0), tone_level_db(&model, rate, 1050.0, 100.0));
         assert!(kept.abs() < 0.5, "{rate} Hz: the in-phase tone comes out at {kept:.1} dB");
         assert!(cancelled < -30.0, "{rate} Hz: the alternating tone comes out at {cancelled:.1} dB");
+        // With the filter off (what `cargo xtask eval --no-deep-filter` measures) the open band
+        // gains pass the alternating tone too; on is the default.
+        let off = tone_level_db_with(&model, rate, 1050.0, 100.0, |d| d.set_deep_filter(false));
+        assert!(off.abs() < 0.5, "{rate} Hz: without the deep filter the alternating tone comes out at {off:.1} dB");
+        let on = tone_level_db_with(&model, rate, 1050.0, 100.0, |d| d.set_deep_filter(true));
+        assert_eq!(on, cancelled);
         // Reduction 0 dB is transparent on the deep-filtered bins too.
         let mut d = Denoiser::new(model.clone(), rate, 1).unwrap();
         d.set_reduction_db(0.0);

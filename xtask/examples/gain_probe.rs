@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0, true)?;
+            let lull = xtask::eval::run_lull(&model, &noisy, rate, 30.0, xtask::eval::Stages::PLUGIN)?;
             let rn = xtask::eval::run_rnnoise(&noisy, rate);
             prn += pesq_wb(&ex.clean, &rn, rate)?;
             let bands = [&ex.clean, &lull, &rn].map(|x| band_energies(&model, x, rate as f32));

@@ -94,8 +94,8 @@ fn main() -> anyhow::Result<()> {
                         }
                         3 => {
                             let k = f.min(s.frames.saturating_sub(1)) * cfg.n_head();
-                            for b in 0..nb {
-                                direct[b] = if f < s.frames { s.target[k + b].max(floor) } else { 1.0 };
+                            for (b, d) in direct.iter_mut().enumerate().take(nb) {
+                                *d = if f < s.frames { s.target[k + b].max(floor) } else { 1.0 };
                             }
                             delayed.fill(0.0);
                         }

@@ -38,8 +38,9 @@ pub struct EvalOptions {
     pub seconds: f32,
     pub seed: u64,
     pub reduction_db: f32,
-    /// The engine's pitch filter (on in the plugin; off only to measure what it gives).
-    pub pitch_filter: bool,
+    /// The engine's stages after the band gains (all on in the plugin; one off only to
+    /// measure what it gives).
+    pub stages: Stages,
     /// The split the mixtures come from: the test split for every reported number; the
     /// validation split to choose among a run's checkpoints without looking at the test split.
     pub split: Split,
@@ -144,12 +145,27 @@ const SPEECH_LEVEL_DB: i32 = -26;
 /// Levels the clean speech is also played at: a distant or quiet mic, and a hot one.
 const OTHER_CLEAN_LEVELS_DB: [i32; 2] = [-60, -12];
 
-/// Runs Lull's engine over a whole signal and returns the output aligned with the input.
-/// `pitch_filter`: as the plugin runs it (true), or band gains alone.
-pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32, pitch_filter: bool) -> Result<Vec<f32>> {
+/// Which of the engine's stages after the band gains run (each only where the model has it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// The pitch filter (`Denoiser::set_pitch_filter`).
+    pub pitch_filter: bool,
+    /// A deep-filtering model's correction of the lowest bins (`Denoiser::set_deep_filter`).
+    pub deep_filter: bool,
+}
+
+impl Stages {
+    /// As the plugin runs the engine.
+    pub const PLUGIN: Self = Self { pitch_filter: true, deep_filter: true };
+}
+
+/// Runs Lull's engine over a whole signal and returns the output aligned with the input, with
+/// `stages` as the plugin runs them (`Stages::PLUGIN`) or some off.
+pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32, stages: Stages) -> Result<Vec<f32>> {
     let mut d = Denoiser::new(model.clone(), rate as f32, 1)?;
     d.set_reduction_db(reduction_db);
-    d.set_pitch_filter(pitch_filter);
+    d.set_pitch_filter(stages.pitch_filter);
+    d.set_deep_filter(stages.deep_filter);
     let lat = d.latency_samples();
     let mut buf = x.to_vec();
     buf.resize(x.len() + lat, 0.0);
@@ -196,7 +212,7 @@ fn voice_bandwidth_label(lo: u32) -> String {
 /// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
 /// Lull at the evaluation's Reduction.
 fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
-    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db, o.pitch_filter)?)])
+    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db, o.stages)?)])
 }
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {

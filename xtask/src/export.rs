@@ -102,6 +102,9 @@ fn model_card(s: &RunState) -> String {
     if o.comb_target {
         let _ = writeln!(m, "- Band gains trained towards their ideal after the pitch filter (`--comb-target`)");
     }
+    if o.df_harm != 1.0 {
+        let _ = writeln!(m, "- Deep filter charged {}× where it makes a bin worse than the band gains alone (`--df-harm`)", o.df_harm);
+    }
     if let (Some(t), Some(v)) = (s.train_loss.last(), s.val_loss.last()) {
         let _ = writeln!(m, "- Final loss: train {:.4}, validation {:.4}", t.1, v.1);
     }

@@ -215,6 +215,12 @@ enum Command {
         /// that follows may keep more. The shipped model trains without it.
         #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         comb_target: bool,
+        /// With --df-order: in each fine bin and hop, the part of the spectral error by which
+        /// the deep-filtered output is worse than the band gains' own counts this many times,
+        /// so the filter pays for the cells it makes worse and acts where it helps (1 = the
+        /// plain spectral loss; 1..=100).
+        #[arg(long, default_value_t = 1.0)]
+        df_harm: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -272,6 +278,11 @@ enum Command {
         /// gives; the plugin always runs it.
         #[arg(long)]
         no_pitch_filter: bool,
+        /// Evaluate a deep-filtering model (`train --df-order`) without the filter's correction
+        /// (its band gains alone in the lowest bins), to measure what the filter gives; the
+        /// plugin always runs it.
+        #[arg(long)]
+        no_deep_filter: bool,
         #[arg(long, default_value = "target/eval.json")]
         json: PathBuf,
         /// Also write the table into this model card's evaluation section.
@@ -336,7 +347,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
-            comb_target,
+            comb_target, df_harm,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -374,6 +385,9 @@ fn main() -> Result<()> {
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
             let (speech_subset, voice_subset, comb_target) = (pick!(options.speech_subset), pick!(options.voice_subset), pick!(options.comb_target));
+            let df_harm = pick!(options.df_harm);
+            ensure_in("--df-harm", df_harm, 1.0..=100.0)?;
+            anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
                 "--comb-target trains the gains for the pitch filter's rule strength; a model with --pitch-strength predicts its own"
@@ -498,6 +512,7 @@ fn main() -> Result<()> {
                 dropout,
                 snapshot_every,
                 comb_target,
+                df_harm,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);
@@ -510,7 +525,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, reduction, no_pitch_filter, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, reduction, no_pitch_filter, no_deep_filter, json, model_card } => {
             anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
             anyhow::ensure!(
                 split != Split::Train || voice.is_some(),
@@ -520,7 +535,7 @@ fn main() -> Result<()> {
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, pitch_filter: !no_pitch_filter, split, voice })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter }, split, voice })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

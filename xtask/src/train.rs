@@ -145,6 +145,10 @@ pub struct TrainOptions {
     /// (`GainTarget::Comb`) instead of before it; off, as before it existed.
     #[serde(default)]
     pub comb_target: bool,
+    /// Factor on the part of the deep filter's spectral error by which its output is worse
+    /// than the band gains' own (`Asymmetry::df_harm`); 1 = none, as before it existed.
+    #[serde(default = "one")]
+    pub df_harm: f64,
 }
 
 /// The weight decay of every run before `--weight-decay`, and its default.
@@ -176,6 +180,7 @@ impl TrainOptions {
             power: self.gain_power.unwrap_or(GAIN_POWER),
             under: self.under_suppression,
             loudness: self.loudness_weight,
+            df_harm: self.df_harm,
         }
     }
 }
@@ -220,6 +225,14 @@ pub struct Asymmetry {
     /// Tried at 1 from scratch: PESQ-WB moved from the high-SNR buckets to the low ones and
     /// stayed level overall, STOI fell (MODEL.md), so 0 (off) by default.
     pub loudness: f64,
+    /// Deep filtering only: in each fine bin and hop, the part of the spectral error by which
+    /// the filtered output is further from the clean speech than the band gains' own output
+    /// (the filter's taps at zero) counts this many times; the rest once. The spectral loss
+    /// alone accepts small errors spread over every bin and hop, cheap in squared error, that
+    /// PESQ-WB hears as a distorted voice (MODEL.md, "Deep filtering as a correction"): with a
+    /// factor above 1 the filter pays for every cell it makes worse and is left to act where it
+    /// helps. 1 = the plain spectral loss.
+    pub df_harm: f64,
 }
 
 /// Target gain below which a band counts as noise-dominated for `Asymmetry::under`: a band SNR
@@ -230,11 +243,11 @@ pub const NOISE_DOMINATED: f64 = 0.5;
 pub const GAIN_POWER: f64 = 0.5;
 
 impl Asymmetry {
-    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0 };
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0 };
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
-        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0 }
+        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0 }
     }
 }
 
@@ -363,7 +376,7 @@ pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry, dropout: Option<Drop
             let nb = net.config().n_bands;
             let weight = b.weight.narrow(2, nb, net.config().fine_bins)?;
             let bin_gains = out.gains.matmul(&df.band_to_fine)?;
-            total = (total + df_loss(taps, &bin_gains, &df.mix, &df.clean, &weight, &b.vad, asymmetry.factor)?)?;
+            total = (total + df_loss(taps, &bin_gains, &df.mix, &df.clean, &weight, &b.vad, asymmetry.factor, asymmetry.df_harm)?)?;
         }
         (None, None) => {}
         // A batch made for another configuration: say so rather than skip the spectral loss.
@@ -494,9 +507,26 @@ pub fn deep_filter(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor) -> Result<Te
 /// Spectral loss of the deep-filtered fine bins against the clean speech (DeepFilterNet's): a
 /// compressed-magnitude term and a compressed-complex term (which also sees phase), masked by
 /// `weight` (batch, time, bins). Compressed magnitude below the clean one in speech frames
-/// counts `over_suppression` times.
-pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+/// counts `over_suppression` times. With `harm` above 1, the part of a cell's error by which the
+/// output is worse than the band gains' own (`Asymmetry::df_harm`) counts `harm` times.
+#[allow(clippy::too_many_arguments)]
+pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64, harm: f64) -> Result<Tensor> {
     let out = deep_filter(taps, bin_gains, mix)?;
+    let mut per = spectral_error(&out, clean, vad, over_suppression)?;
+    if harm != 1.0 {
+        // The reference is what the filter is judged against, not something to train: no
+        // gradient through it (the band gains learn from their own loss and from `per`).
+        let own = mix.broadcast_mul(&bin_gains.unsqueeze(3)?)?.detach();
+        let own = spectral_error(&own, clean, vad, over_suppression)?.detach();
+        per = (&per + ((&per - own)?.relu()? * (harm - 1.0))?)?;
+    }
+    masked_mean(&per, weight)
+}
+
+/// Per fine bin and hop (batch, time, bins): the squared error of `out`'s compressed magnitude
+/// against `clean`'s (`over_suppression` times where below it in speech frames) plus that of
+/// the compressed complex spectra.
+fn spectral_error(out: &Tensor, clean: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
     // |X|^p and X·|X|^(p−1), with a floor so the gradient at |X| = 0 stays finite.
     let compress = |x: &Tensor| -> Result<(Tensor, Tensor)> {
         let mag = (x.sqr()?.sum(3)? + 1e-8)?.sqrt()?;
@@ -504,15 +534,14 @@ pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, 
         let scale = (&mag_c / &mag)?.unsqueeze(3)?;
         Ok((mag_c, x.broadcast_mul(&scale)?))
     };
-    let ((om, oc), (cm, cc)) = (compress(&out)?, compress(clean)?);
+    let ((om, oc), (cm, cc)) = (compress(out)?, compress(clean)?);
     let dm = (&om - &cm)?;
     let mut per = dm.sqr()?;
     if over_suppression != 1.0 {
         let extra = Tensor::new(&[over_suppression as f32 - 1.0], dm.device())?;
         per = (&per * asymmetry(&dm.lt(0.0)?, vad, &extra, None)?)?;
     }
-    let per = (per + (&oc - &cc)?.sqr()?.sum(3)?)?;
-    masked_mean(&per, weight)
+    Ok((per + (&oc - &cc)?.sqr()?.sum(3)?)?)
 }
 
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by

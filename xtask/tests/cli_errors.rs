@@ -31,37 +31,41 @@ fn bad_weights_files_are_named_once_with_the_reason() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs `xtask train` on the synthetic corpus for one step with `args`, expects a refusal
+/// before any training, and returns its message.
+fn refused_train(name: &str, args: &[&str]) -> String {
+    let dir = std::env::temp_dir().join(format!("lull-cli-{name}-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["train", "--corpus", "synthetic", "--steps", "1"])
+        .args(args)
+        .arg("--run-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} must be refused");
+    assert!(!dir.join("checkpoint.safetensors").exists(), "{args:?} trained anyway");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn absurd_training_options_are_refused_by_name_before_training() {
-    let dir = std::env::temp_dir().join(format!("lull-cli-train-options-{}", std::process::id()));
-    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5")] {
-        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["train", "--corpus", "synthetic", "--steps", "1", "--run-dir"])
-            .arg(&dir)
-            .args([flag, value])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{flag} {value} must be refused");
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5"), ("--df-harm", "0.5")] {
+        let err = refused_train("train-options", &[flag, value]);
         assert!(err.contains(flag) && err.contains("must be in"), "{flag} {value}: {err}");
-        assert!(!dir.join("checkpoint.safetensors").exists(), "{flag} {value} trained anyway");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn comb_targets_for_a_model_that_predicts_its_own_pitch_strength_are_refused() {
-    let dir = std::env::temp_dir().join(format!("lull-cli-comb-strength-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["train", "--corpus", "synthetic", "--steps", "1", "--comb-target", "--pitch-strength", "--run-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "--comb-target with --pitch-strength must be refused");
+    let err = refused_train("comb-strength", &["--comb-target", "--pitch-strength"]);
     assert!(err.contains("--comb-target") && err.contains("--pitch-strength"), "{err}");
-    assert!(!dir.join("checkpoint.safetensors").exists(), "trained anyway");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_deep_filter_charge_without_a_deep_filter_is_refused() {
+    let err = refused_train("df-harm", &["--df-harm", "4"]);
+    assert!(err.contains("--df-harm") && err.contains("--df-order"), "{err}");
 }
 
 #[test]

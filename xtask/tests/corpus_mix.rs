@@ -249,7 +249,7 @@ fn eval_options(dir: &std::path::Path, split: Split) -> xtask::eval::EvalOptions
         seconds: 1.0,
         seed: 7,
         reduction_db: lull::params::DEFAULT_REDUCTION_DB,
-        pitch_filter: true,
+        stages: xtask::eval::Stages::PLUGIN,
         split,
         voice: None,
     }

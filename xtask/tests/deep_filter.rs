@@ -51,7 +51,7 @@ fn spectral_loss_is_zero_only_at_the_clean_spectrum() {
     let weight = Tensor::ones((b, t, k), candle_core::DType::F32, &Device::Cpu).unwrap();
     let vad = Tensor::ones((b, t), candle_core::DType::F32, &Device::Cpu).unwrap();
     let loss = |mix: &[f32]| {
-        df_loss(&tensor(&zero, &[b, t, k, 1, 2]), &ones, &tensor(mix, &[b, t, k, 2]), &tensor(&clean, &[b, t, k, 2]), &weight, &vad, 1.0)
+        df_loss(&tensor(&zero, &[b, t, k, 1, 2]), &ones, &tensor(mix, &[b, t, k, 2]), &tensor(&clean, &[b, t, k, 2]), &weight, &vad, 1.0, 1.0)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap()
@@ -59,6 +59,42 @@ fn spectral_loss_is_zero_only_at_the_clean_spectrum() {
     assert!(loss(&mix) > 0.01, "{}", loss(&mix));
     // ... and on the clean spectrum itself it is zero.
     assert!(loss(&clean) < 1e-6, "{}", loss(&clean));
+}
+
+/// `--df-harm`: where the filter makes a bin worse than the band gains alone, the excess counts
+/// `harm` times; where it helps, or does nothing, the loss is the plain spectral loss.
+#[test]
+fn harm_charges_only_the_cells_the_filter_makes_worse() {
+    let (b, t, k, order) = (2, 5, 4, 2);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let clean: Vec<f32> = (0..b * t * k * 2).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let weight = Tensor::ones((b, t, k), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let vad = Tensor::ones((b, t), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let loss = |taps: &[f32], gain: f32, mix: &[f32], harm: f64| {
+        let gains = (Tensor::ones((b, t, k), candle_core::DType::F32, &Device::Cpu).unwrap() * gain as f64).unwrap();
+        df_loss(&tensor(taps, &[b, t, k, order, 2]), &gains, &tensor(mix, &[b, t, k, 2]), &tensor(&clean, &[b, t, k, 2]), &weight, &vad, 2.0, harm)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let zero = vec![0.0f32; b * t * k * order * 2];
+    // Taps at zero: the output is the band gains' own, nothing is worse, any factor reads alike.
+    let noisy: Vec<f32> = clean.iter().map(|c| c + rng.gen_range(-0.5..0.5)).collect();
+    let plain = loss(&zero, 0.7, &noisy, 1.0);
+    assert!(plain > 0.01, "{plain}");
+    assert_eq!(loss(&zero, 0.7, &noisy, 5.0), plain);
+    // The mixture is the clean speech and the gains keep it whole: any correction only harms,
+    // in every cell, so the whole loss counts 5 times.
+    let taps: Vec<f32> = (0..zero.len()).map(|_| rng.gen_range(-0.3..0.3)).collect();
+    let (once, five) = (loss(&taps, 1.0, &clean, 1.0), loss(&taps, 1.0, &clean, 5.0));
+    assert!(once > 0.01, "{once}");
+    assert!((five - 5.0 * once).abs() < 1e-4 * five, "{five} vs 5 × {once}");
+    // The gains halve the clean speech and the newest tap adds the other half back: the filter
+    // helps in every cell and the output is exact, so nothing is charged, whatever the factor,
+    // while the band gains alone would have been.
+    let half: Vec<f32> = (0..b * t * k).flat_map(|_| [0.5f32, 0.0].into_iter().chain(std::iter::repeat_n(0.0, 2 * (order - 1)))).collect();
+    assert!(loss(&zero, 0.5, &clean, 1.0) > 0.01);
+    assert!(loss(&half, 0.5, &clean, 5.0) < 1e-6, "{}", loss(&half, 0.5, &clean, 5.0));
 }
 
 /// A fresh network's taps are exactly zero whatever its input, so deep filtering starts from

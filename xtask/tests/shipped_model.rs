@@ -28,7 +28,7 @@ fn shipped_model_improves_si_sdr_in_white_noise_at_every_rate() {
         let (mut gain_sum, mut n) = (0.0, 0);
         for seed in 0..3 {
             let (c, noisy) = mixture(rate, 0.0, seed);
-            let out = run_lull(&model, &noisy, rate, 30.0, true).unwrap();
+            let out = run_lull(&model, &noisy, rate, 30.0, xtask::eval::Stages::PLUGIN).unwrap();
             assert!(out.iter().all(|v| v.is_finite()));
             gain_sum += si_sdr(&c, &out) - si_sdr(&c, &noisy);
             n += 1;
@@ -48,7 +48,7 @@ fn shipped_model_keeps_most_of_nearly_clean_speech() {
     // their order differs (MODEL.md). The floors catch a model that mutes or mangles the speech.
     let model = default_model().unwrap();
     let (c, noisy) = mixture(48_000, 30.0, 11);
-    let out = run_lull(&model, &noisy, 48_000, 30.0, true).unwrap();
+    let out = run_lull(&model, &noisy, 48_000, 30.0, xtask::eval::Stages::PLUGIN).unwrap();
     let (s_in, s_out) = (si_sdr(&c, &noisy), si_sdr(&c, &out));
     let energy = |s: &[f32]| s.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
     let kept_db = 10.0 * (energy(&out) / energy(&c)).log10();
@@ -78,7 +78,7 @@ fn shipped_model_treats_a_quiet_voice_like_a_loud_one() {
         .map(|target| {
             let g = 10f32.powf((target - level) / 20.0);
             let x: Vec<f32> = noisy.iter().map(|v| v * g).collect();
-            let out = run_lull(&model, &x, rate, 30.0, true).unwrap();
+            let out = run_lull(&model, &x, rate, 30.0, xtask::eval::Stages::PLUGIN).unwrap();
             let kept = 10.0 * (energy(&out) / energy(&x)).log10();
             eprintln!("chirps at {target} dBFS, 30 dB SNR: energy kept {kept:+.2} dB");
             kept

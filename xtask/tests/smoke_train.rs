@@ -46,6 +46,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             dropout: 0.0,
             snapshot_every: 0,
             comb_target: false,
+            df_harm: 1.0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -142,12 +143,18 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
 }
 
 #[test]
-fn smoke_train_with_deep_filtering_lowers_loss() {
+fn smoke_train_with_deep_filtering_lowers_loss_and_says_how_it_charged_the_filter() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-df-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, df_order: 3, ..ModelConfig::default() };
-    let state = train::train(request(&config, &dir, 30, 5, false)).unwrap();
-    loss_fell_and_export_loads(&state, &config, &dir);
+    // With the filter charged more where it makes a bin worse (the plain spectral loss is the
+    // same code with the factor at 1).
+    let mut r = request(&config, &dir, 30, 5, false);
+    r.options.df_harm = 4.0;
+    let state = train::train(r).unwrap();
+    let weights = loss_fell_and_export_loads(&state, &config, &dir);
+    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    assert!(card.contains("Deep filter charged 4× where it makes a bin worse than the band gains alone (`--df-harm`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
