@@ -528,6 +528,10 @@ fn main() -> Result<()> {
         Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, reduction, no_pitch_filter, no_deep_filter, json, model_card } => {
             anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
             anyhow::ensure!(
+                model_card.is_none() || !(no_pitch_filter || no_deep_filter),
+                "--model-card writes the table of the plugin as it runs (drop --no-pitch-filter and --no-deep-filter)"
+            );
+            anyhow::ensure!(
                 split != Split::Train || voice.is_some(),
                 "the training split is what the model learned: evaluate it one voice at a time (--voice, to compare voices), or evaluate --split test or val"
             );

@@ -101,13 +101,15 @@ fn absurd_reduction_is_refused_by_name_before_any_audio_is_read() {
 }
 
 #[test]
-fn evaluation_takes_the_training_split_one_voice_at_a_time_and_writes_the_card_from_the_whole_test_split_only() {
+fn evaluation_takes_the_training_split_one_voice_at_a_time_and_writes_the_card_from_the_whole_test_split_and_engine_only() {
     let missing = std::env::temp_dir().join(format!("lull-cli-no-corpus-{}", std::process::id()));
     for (args, expected) in [
         (&["--split", "all"][..], "`all` is not a corpus split"),
         (&["--split", "train"][..], "evaluate it one voice at a time (--voice"),
         (&["--split", "val", "--model-card", "MODEL.md"][..], "--model-card takes the whole test split's table only"),
         (&["--voice", "carlo", "--model-card", "MODEL.md"][..], "--model-card takes the whole test split's table only"),
+        (&["--no-pitch-filter", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
+        (&["--no-deep-filter", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["eval", "--data-dir"]).arg(&missing).args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} must fail");
