@@ -247,7 +247,7 @@ impl Asymmetry {
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
-        Self { factor, by_target: false, high: factor, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0 }
+        Self { factor, high: factor, ..Self::SYMMETRIC }
     }
 }
 
