@@ -221,6 +221,11 @@ enum Command {
         /// plain spectral loss; 1..=100).
         #[arg(long, default_value_t = 1.0)]
         df_harm: f64,
+        /// Weight of the fourth-power term the gain loss adds to its squared error (RNNoise's
+        /// 10, the shipped model's). It charges large errors far more than small ones, which
+        /// pulls an uncertain gain towards the middle; 0 leaves the plain squared error (0..=100).
+        #[arg(long, default_value_t = train::FOURTH_POWER)]
+        fourth_power: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -347,7 +352,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
-            comb_target, df_harm,
+            comb_target, df_harm, fourth_power,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -385,8 +390,9 @@ fn main() -> Result<()> {
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
             let (speech_subset, voice_subset, comb_target) = (pick!(options.speech_subset), pick!(options.voice_subset), pick!(options.comb_target));
-            let df_harm = pick!(options.df_harm);
+            let (df_harm, fourth_power) = (pick!(options.df_harm), pick!(options.fourth_power));
             ensure_in("--df-harm", df_harm, 1.0..=100.0)?;
+            ensure_in("--fourth-power", fourth_power, 0.0..=100.0)?;
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
@@ -513,6 +519,7 @@ fn main() -> Result<()> {
                 snapshot_every,
                 comb_target,
                 df_harm,
+                fourth_power,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -149,6 +149,14 @@ pub struct TrainOptions {
     /// than the band gains' own (`Asymmetry::df_harm`); 1 = none, as before it existed.
     #[serde(default = "one")]
     pub df_harm: f64,
+    /// Weight of the gain loss's fourth-power term (`Asymmetry::fourth_power`); RNNoise's 10,
+    /// as before it existed.
+    #[serde(default = "fourth_power")]
+    pub fourth_power: f64,
+}
+
+fn fourth_power() -> f64 {
+    FOURTH_POWER
 }
 
 /// The weight decay of every run before `--weight-decay`, and its default.
@@ -181,6 +189,7 @@ impl TrainOptions {
             under: self.under_suppression,
             loudness: self.loudness_weight,
             df_harm: self.df_harm,
+            fourth_power: self.fourth_power,
         }
     }
 }
@@ -233,7 +242,17 @@ pub struct Asymmetry {
     /// factor above 1 the filter pays for every cell it makes worse and is left to act where it
     /// helps. 1 = the plain spectral loss.
     pub df_harm: f64,
+    /// Weight of the fourth-power term beside the squared error of every gain (RNNoise's 10).
+    /// It charges large errors far more than small ones, so where the network cannot tell
+    /// speech from noise it pulls the gain towards the middle of the two outcomes whatever their
+    /// odds: a band that is most likely speech is still turned down, one that is most likely
+    /// noise is still left open. 0 leaves the squared error, whose optimum is the conditional
+    /// mean of √g.
+    pub fourth_power: f64,
 }
+
+/// RNNoise's weight of the fourth-power term in the gain loss (`Asymmetry::fourth_power`).
+pub const FOURTH_POWER: f64 = 10.0;
 
 /// Target gain below which a band counts as noise-dominated for `Asymmetry::under`: a band SNR
 /// of about −5 dB.
@@ -243,7 +262,7 @@ pub const NOISE_DOMINATED: f64 = 0.5;
 pub const GAIN_POWER: f64 = 0.5;
 
 impl Asymmetry {
-    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0 };
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0, fourth_power: FOURTH_POWER };
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
@@ -444,7 +463,7 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
     }
     let d2 = d.sqr()?;
     // A fourth-power term punishes large errors more (also from RNNoise).
-    let mut per_gain = (&d2 + (d2.sqr()? * 10.0)?)?;
+    let mut per_gain = if asym.fourth_power == 0.0 { d2.clone() } else { (&d2 + (d2.sqr()? * asym.fourth_power)?)? };
     if asym.factor != 1.0 || asym.high != 1.0 {
         let scale = asym.by_target.then_some(&target);
         let extra: Vec<f32> = (0..n).map(|i| (if high(i) { asym.high } else { asym.factor }) as f32 - 1.0).collect();

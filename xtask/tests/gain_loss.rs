@@ -159,3 +159,22 @@ fn loudness_weight_weighs_the_bands_below_8_khz_by_their_energy_and_nothing_else
     // The top band is not weighed.
     assert!((wrong_in(n - 1, 0.5) - wrong_in(n - 1, 0.0)).abs() < 1e-7);
 }
+
+#[test]
+fn the_fourth_power_term_weighs_large_errors_by_its_weight() {
+    // Every gain off by √0.36 − √0.64 = −0.2 in a pause or symmetric: squared error 0.04,
+    // fourth power 0.0016, so the term adds weight · 0.04 of the squared error's own loss.
+    let with = |w: f64| loss_with(0.36, Asymmetry { fourth_power: w, ..Asymmetry::SYMMETRIC });
+    let squared = with(0.0);
+    assert!(squared > 0.0);
+    for w in [1.0, 10.0, 100.0] {
+        let added = (with(w) - squared) / squared;
+        assert!((added - 0.04 * w as f32).abs() < 1e-3 * (1.0 + w as f32), "weight {w}: {added}");
+    }
+    // Off by 0.1 instead: the term adds a quarter as much, relative to the squared error.
+    let near = |w: f64| loss_with(0.49, Asymmetry { fourth_power: w, ..Asymmetry::SYMMETRIC });
+    let added = (near(10.0) - near(0.0)) / near(0.0);
+    assert!((added - 0.1).abs() < 2e-3, "{added}");
+    // The default is RNNoise's 10.
+    assert_eq!(Asymmetry::SYMMETRIC.fourth_power, 10.0);
+}

@@ -47,6 +47,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             snapshot_every: 0,
             comb_target: false,
             df_harm: 1.0,
+            fourth_power: xtask::train::FOURTH_POWER,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -69,6 +70,16 @@ fn loss_fell_and_export_loads(state: &train::RunState, config: &ModelConfig, dir
     let model = Model::from_bytes(&std::fs::read(weights.join("lull.safetensors")).unwrap()).unwrap();
     assert_eq!(model.config(), config);
     weights
+}
+
+/// Trains 30 steps of `config` with `set` applied to the options, checks the loss fell and the
+/// export loads, and returns the exported model card.
+fn card_of_smoke_run(config: &ModelConfig, dir: &std::path::Path, seed: u64, set: impl FnOnce(&mut TrainOptions)) -> String {
+    let mut r = request(config, dir, 30, seed, false);
+    set(&mut r.options);
+    let state = train::train(r).unwrap();
+    let weights = loss_fell_and_export_loads(&state, config, dir);
+    std::fs::read_to_string(weights.join("MODEL.md")).unwrap()
 }
 
 #[test]
@@ -149,22 +160,19 @@ fn smoke_train_with_deep_filtering_lowers_loss_and_says_how_it_charged_the_filte
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, df_order: 3, ..ModelConfig::default() };
     // With the filter charged more where it makes a bin worse (the plain spectral loss is the
     // same code with the factor at 1).
-    let mut r = request(&config, &dir, 30, 5, false);
-    r.options.df_harm = 4.0;
-    let state = train::train(r).unwrap();
-    let weights = loss_fell_and_export_loads(&state, &config, &dir);
-    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    let card = card_of_smoke_run(&config, &dir, 5, |o| o.df_harm = 4.0);
     assert!(card.contains("Deep filter charged 4× where it makes a bin worse than the band gains alone (`--df-harm`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
-fn smoke_train_with_a_learned_pitch_strength_lowers_loss() {
+fn smoke_train_with_a_learned_pitch_strength_and_no_fourth_power_lowers_loss() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-strength-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
-    let state = train::train(request(&config, &dir, 30, 6, false)).unwrap();
-    loss_fell_and_export_loads(&state, &config, &dir);
+    // The gain loss as a plain squared error (`--fourth-power 0`), which the card must state.
+    let card = card_of_smoke_run(&config, &dir, 6, |o| o.fourth_power = 0.0);
+    assert!(card.contains("- Gain loss: the squared error alone (`--fourth-power 0`"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -173,12 +181,7 @@ fn smoke_train_towards_comb_targets_lowers_loss_and_says_so_on_the_card() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-comb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, ..ModelConfig::default() };
-    let mut r = request(&config, &dir, 30, 6, false);
-    r.options.comb_target = true;
-    let state = train::train(r).unwrap();
-    assert!(state.options.comb_target);
-    let weights = loss_fell_and_export_loads(&state, &config, &dir);
-    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    let card = card_of_smoke_run(&config, &dir, 6, |o| o.comb_target = true);
     assert!(card.contains("after the pitch filter (`--comb-target`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
