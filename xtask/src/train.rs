@@ -504,9 +504,18 @@ const SPECTRAL_POWER: f64 = 0.5;
 /// order, 2) over the mixture, newest hop first, hops before the sequence start read as zero.
 /// The same sum as the engine's band gains and `deep_filter` (at full Reduction).
 pub fn deep_filter(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor) -> Result<Tensor> {
+    filtered_onto(&gained(bin_gains, mix)?, taps, mix)
+}
+
+/// What the band gains alone make of the fine bins: `mix` times `bin_gains`.
+fn gained(bin_gains: &Tensor, mix: &Tensor) -> Result<Tensor> {
+    Ok(mix.broadcast_mul(&bin_gains.unsqueeze(3)?)?)
+}
+
+/// `base` plus the deep filter's `taps` over `mix` (see `deep_filter`).
+fn filtered_onto(base: &Tensor, taps: &Tensor, mix: &Tensor) -> Result<Tensor> {
     let (b, t, k, order, _) = taps.dims5()?;
-    let gained = mix.broadcast_mul(&bin_gains.unsqueeze(3)?)?;
-    let (mut re, mut im) = (gained.narrow(3, 0, 1)?.squeeze(3)?, gained.narrow(3, 1, 1)?.squeeze(3)?);
+    let (mut re, mut im) = (base.narrow(3, 0, 1)?.squeeze(3)?, base.narrow(3, 1, 1)?.squeeze(3)?);
     for i in 0..order.min(t) {
         // The mixture i hops back.
         let x = if i == 0 {
@@ -530,37 +539,47 @@ pub fn deep_filter(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor) -> Result<Te
 /// output is worse than the band gains' own (`Asymmetry::df_harm`) counts `harm` times.
 #[allow(clippy::too_many_arguments)]
 pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, weight: &Tensor, vad: &Tensor, over_suppression: f64, harm: f64) -> Result<Tensor> {
-    let out = deep_filter(taps, bin_gains, mix)?;
-    let mut per = spectral_error(&out, clean, vad, over_suppression)?;
+    let own = gained(bin_gains, mix)?;
+    let out = filtered_onto(&own, taps, mix)?;
+    let clean = Compressed::of(clean)?;
+    let mut per = spectral_error(&out, &clean, vad, over_suppression)?;
     if harm != 1.0 {
         // The reference is what the filter is judged against, not something to train: no
         // gradient through it (the band gains learn from their own loss and from `per`).
-        let own = mix.broadcast_mul(&bin_gains.unsqueeze(3)?)?.detach();
-        let own = spectral_error(&own, clean, vad, over_suppression)?.detach();
+        let own = spectral_error(&own.detach(), &clean, vad, over_suppression)?.detach();
         per = (&per + ((&per - own)?.relu()? * (harm - 1.0))?)?;
     }
     masked_mean(&per, weight)
 }
 
-/// Per fine bin and hop (batch, time, bins): the squared error of `out`'s compressed magnitude
-/// against `clean`'s (`over_suppression` times where below it in speech frames) plus that of
-/// the compressed complex spectra.
-fn spectral_error(out: &Tensor, clean: &Tensor, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
-    // |X|^p and X·|X|^(p−1), with a floor so the gradient at |X| = 0 stays finite.
-    let compress = |x: &Tensor| -> Result<(Tensor, Tensor)> {
+/// A spectrum (…, 2) compressed for the spectral loss: |X|^p and X·|X|^(p−1), p =
+/// `SPECTRAL_POWER`, with a floor so the gradient at |X| = 0 stays finite.
+struct Compressed {
+    magnitude: Tensor,
+    complex: Tensor,
+}
+
+impl Compressed {
+    fn of(x: &Tensor) -> Result<Self> {
         let mag = (x.sqr()?.sum(3)? + 1e-8)?.sqrt()?;
-        let mag_c = mag.powf(SPECTRAL_POWER)?;
-        let scale = (&mag_c / &mag)?.unsqueeze(3)?;
-        Ok((mag_c, x.broadcast_mul(&scale)?))
-    };
-    let ((om, oc), (cm, cc)) = (compress(out)?, compress(clean)?);
-    let dm = (&om - &cm)?;
+        let magnitude = mag.powf(SPECTRAL_POWER)?;
+        let scale = (&magnitude / &mag)?.unsqueeze(3)?;
+        Ok(Self { complex: x.broadcast_mul(&scale)?, magnitude })
+    }
+}
+
+/// Per fine bin and hop (batch, time, bins): the squared error of `out`'s compressed magnitude
+/// against the clean one (`over_suppression` times where below it in speech frames) plus that
+/// of the compressed complex spectra.
+fn spectral_error(out: &Tensor, clean: &Compressed, vad: &Tensor, over_suppression: f64) -> Result<Tensor> {
+    let out = Compressed::of(out)?;
+    let dm = (&out.magnitude - &clean.magnitude)?;
     let mut per = dm.sqr()?;
     if over_suppression != 1.0 {
         let extra = Tensor::new(&[over_suppression as f32 - 1.0], dm.device())?;
         per = (&per * asymmetry(&dm.lt(0.0)?, vad, &extra, None)?)?;
     }
-    Ok((per + (&oc - &cc)?.sqr()?.sum(3)?)?)
+    Ok((per + (&out.complex - &clean.complex)?.sqr()?.sum(3)?)?)
 }
 
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by
