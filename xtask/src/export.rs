@@ -105,10 +105,8 @@ fn model_card(s: &RunState) -> String {
     if o.df_harm != 1.0 {
         let _ = writeln!(m, "- Deep filter charged {}× where it makes a bin worse than the band gains alone (`--df-harm`)", o.df_harm);
     }
-    if o.fourth_power != crate::train::FOURTH_POWER {
-        let weighed = if o.fourth_power == 0.0 { "the squared error alone".to_string() } else { format!("the squared error plus {}× its square", o.fourth_power) };
-        let _ = writeln!(m, "- Gain loss: {weighed} (`--fourth-power {}`; RNNoise's and the default: plus {}× its square)", o.fourth_power, crate::train::FOURTH_POWER);
-    }
+    let weighed = if o.fourth_power == 0.0 { "the squared error alone".to_string() } else { format!("the squared error plus {}× its square", o.fourth_power) };
+    let _ = writeln!(m, "- Gain loss: {weighed} (`--fourth-power {}`; RNNoise's adds {}× its square)", o.fourth_power, crate::train::FOURTH_POWER);
     if let (Some(t), Some(v)) = (s.train_loss.last(), s.val_loss.last()) {
         let _ = writeln!(m, "- Final loss: train {:.4}, validation {:.4}", t.1, v.1);
     }

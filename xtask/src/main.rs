@@ -221,10 +221,12 @@ enum Command {
         /// plain spectral loss; 1..=100).
         #[arg(long, default_value_t = 1.0)]
         df_harm: f64,
-        /// Weight of the fourth-power term the gain loss adds to its squared error (RNNoise's
-        /// 10, the shipped model's). It charges large errors far more than small ones, which
-        /// pulls an uncertain gain towards the middle; 0 leaves the plain squared error (0..=100).
-        #[arg(long, default_value_t = train::FOURTH_POWER)]
+        /// Weight of a fourth-power term added to the gain loss's squared error (RNNoise's is
+        /// 10, as were Lull's runs before this option). It charges large errors far more than
+        /// small ones, which pulls an uncertain gain towards the middle: speech that is most
+        /// likely speech still turned down, noise that is most likely noise still left in. 0,
+        /// the shipped model's, leaves the squared error alone (0..=100).
+        #[arg(long, default_value_t = 0.0)]
         fourth_power: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all

@@ -149,8 +149,8 @@ pub struct TrainOptions {
     /// than the band gains' own (`Asymmetry::df_harm`); 1 = none, as before it existed.
     #[serde(default = "one")]
     pub df_harm: f64,
-    /// Weight of the gain loss's fourth-power term (`Asymmetry::fourth_power`); RNNoise's 10,
-    /// as before it existed.
+    /// Weight of the gain loss's fourth-power term (`Asymmetry::fourth_power`); RNNoise's 10
+    /// for runs from before it existed (the CLI's default is 0, the shipped model's).
     #[serde(default = "fourth_power")]
     pub fourth_power: f64,
 }
@@ -251,7 +251,8 @@ pub struct Asymmetry {
     pub fourth_power: f64,
 }
 
-/// RNNoise's weight of the fourth-power term in the gain loss (`Asymmetry::fourth_power`).
+/// RNNoise's weight of the fourth-power term in the gain loss (`Asymmetry::fourth_power`), and
+/// every Lull run's before `--fourth-power` (whose default, the shipped model's, is 0).
 pub const FOURTH_POWER: f64 = 10.0;
 
 /// Target gain below which a band counts as noise-dominated for `Asymmetry::under`: a band SNR
