@@ -547,8 +547,8 @@ pub fn df_loss(taps: &Tensor, bin_gains: &Tensor, mix: &Tensor, clean: &Tensor, 
     if harm != 1.0 {
         // The reference is what the filter is judged against, not something to train: no
         // gradient through it (the band gains learn from their own loss and from `per`).
-        let own = spectral_error(&own.detach(), &clean, vad, over_suppression)?.detach();
-        per = (&per + ((&per - own)?.relu()? * (harm - 1.0))?)?;
+        let own_error = spectral_error(&own.detach(), &clean, vad, over_suppression)?.detach();
+        per = (&per + ((&per - own_error)?.relu()? * (harm - 1.0))?)?;
     }
     masked_mean(&per, weight)
 }

@@ -73,13 +73,14 @@ fn loss_fell_and_export_loads(state: &train::RunState, config: &ModelConfig, dir
 }
 
 /// Trains 30 steps of `config` with `set` applied to the options, checks the loss fell and the
-/// export loads, and returns the exported model card.
-fn card_of_smoke_run(config: &ModelConfig, dir: &std::path::Path, seed: u64, set: impl FnOnce(&mut TrainOptions)) -> String {
+/// export loads, and returns the run's state and the exported model card.
+fn card_of_smoke_run(config: &ModelConfig, dir: &std::path::Path, seed: u64, set: impl FnOnce(&mut TrainOptions)) -> (train::RunState, String) {
     let mut r = request(config, dir, 30, seed, false);
     set(&mut r.options);
     let state = train::train(r).unwrap();
     let weights = loss_fell_and_export_loads(&state, config, dir);
-    std::fs::read_to_string(weights.join("MODEL.md")).unwrap()
+    let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
+    (state, card)
 }
 
 #[test]
@@ -160,7 +161,7 @@ fn smoke_train_with_deep_filtering_lowers_loss_and_says_how_it_charged_the_filte
     let config = ModelConfig { hidden: 32, layers: 1, fine_bins: 16, df_order: 3, ..ModelConfig::default() };
     // With the filter charged more where it makes a bin worse (the plain spectral loss is the
     // same code with the factor at 1).
-    let card = card_of_smoke_run(&config, &dir, 5, |o| o.df_harm = 4.0);
+    let (_, card) = card_of_smoke_run(&config, &dir, 5, |o| o.df_harm = 4.0);
     assert!(card.contains("Deep filter charged 4× where it makes a bin worse than the band gains alone (`--df-harm`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -171,7 +172,7 @@ fn smoke_train_with_a_learned_pitch_strength_and_no_fourth_power_lowers_loss() {
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
     // The gain loss as a plain squared error (`--fourth-power 0`), which the card must state.
-    let card = card_of_smoke_run(&config, &dir, 6, |o| o.fourth_power = 0.0);
+    let (_, card) = card_of_smoke_run(&config, &dir, 6, |o| o.fourth_power = 0.0);
     assert!(card.contains("- Gain loss: the squared error alone (`--fourth-power 0`"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -181,7 +182,8 @@ fn smoke_train_towards_comb_targets_lowers_loss_and_says_so_on_the_card() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-comb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, ..ModelConfig::default() };
-    let card = card_of_smoke_run(&config, &dir, 6, |o| o.comb_target = true);
+    let (state, card) = card_of_smoke_run(&config, &dir, 6, |o| o.comb_target = true);
+    assert!(state.options.comb_target);
     assert!(card.contains("after the pitch filter (`--comb-target`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
