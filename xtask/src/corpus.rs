@@ -70,6 +70,8 @@ pub struct CorpusSource {
     left_out: Vec<bool>,
     /// Share of speech draws that are generated speech; see `with_generated_speech`.
     generated_share: f64,
+    /// How the recorded voices share the draws; see `with_voice_balance`.
+    voice_balance: f64,
     noise: Vec<Clip>,
     rate_pick: WeightedIndex<f64>,
     /// Largest relative speed change of a speech clip (0 = none); see `with_speed_perturbation`.
@@ -137,7 +139,9 @@ impl CorpusSource {
         let manifest = Manifest::load(data_dir)?;
         let speech = load(&manifest, Kind::Speech, split)?;
         let noise = load(&manifest, Kind::Noise, split)?;
-        Ok(Self { speech_pick: Self::speech_weights(&speech, &vec![false; speech.len()], 0.0)?, ..Self::from_clips(speech, noise) })
+        let mut source = Self::from_clips(speech, noise);
+        source.reweigh()?;
+        Ok(source)
     }
 
     /// A source over these clips with every option at its default; `speech_pick` is a
@@ -147,6 +151,7 @@ impl CorpusSource {
             speech_pick: WeightedIndex::new([1.0]).expect("constant weights"),
             left_out: vec![false; speech.len()],
             generated_share: 0.0,
+            voice_balance: 1.0,
             speech,
             noise,
             rate_pick: WeightedIndex::new(RATES.iter().map(|r| r.1)).expect("constant weights"),
@@ -159,24 +164,37 @@ impl CorpusSource {
         }
     }
 
-    /// How often each speech clip is drawn: by its length, full-band voices boosted, the clips
-    /// `left_out` marks never, and generated speech scaled to `generated_share` of all draws
-    /// (0: never, so a corpus with it draws exactly what one without it does), each generated
-    /// voice as often as the others however much it spoke.
-    fn speech_weights(speech: &[Clip], left_out: &[bool], generated_share: f64) -> Result<WeightedIndex<f64>> {
-        WeightedIndex::new(Self::speech_weight_values(speech, left_out, generated_share)?).context("speech clip weights (is every clip excluded?)")
+    /// Sets `speech_pick` from the clips and the options (`speech_weight_values`).
+    fn reweigh(&mut self) -> Result<()> {
+        self.speech_pick = WeightedIndex::new(self.speech_weight_values()?).context("speech clip weights (is every clip excluded?)")?;
+        Ok(())
     }
 
-    fn speech_weight_values(speech: &[Clip], left_out: &[bool], generated_share: f64) -> Result<Vec<f64>> {
+    /// How often each speech clip is drawn: by its length, full-band voices boosted, the clips
+    /// `left_out` marks never, each recorded voice's clips together scaled by its drawn seconds
+    /// to the power `voice_balance − 1`, and generated speech scaled to `generated_share` of all
+    /// draws (0: never, so a corpus with it draws exactly what one without it does), each
+    /// generated voice as often as the others however much it spoke.
+    fn speech_weight_values(&self) -> Result<Vec<f64>> {
+        let (speech, generated_share) = (&self.speech, self.generated_share);
         let mut weights: Vec<f64> = speech
             .iter()
-            .zip(left_out)
+            .zip(&self.left_out)
             .map(|(c, out)| match out {
                 true => 0.0,
                 false if c.bandwidth_hz as u32 >= FULL_BAND_HZ => c.seconds() * FULL_BAND_BOOST,
                 false => c.seconds(),
             })
             .collect();
+        if self.voice_balance != 1.0 {
+            // By the voice's seconds, not its boosted weight: a full-band voice keeps its boost.
+            let drawn = seconds_by_voice(speech.iter().zip(&self.left_out).filter(|(c, out)| c.generated.is_none() && !**out).map(|(c, _)| c));
+            for (w, c) in weights.iter_mut().zip(speech).filter(|(_, c)| c.generated.is_none()) {
+                if let Some((_, s)) = drawn.iter().find(|(v, _)| *v == c.voice) {
+                    *w *= s.powf(self.voice_balance - 1.0);
+                }
+            }
+        }
         let total = |voice: Option<&str>| -> f64 { speech.iter().zip(&weights).filter(|(c, _)| c.generated == voice).map(|(_, w)| w).sum() };
         let recorded = total(None);
         let voices = Self::voices_of(speech);
@@ -203,7 +221,20 @@ impl CorpusSource {
     pub fn with_generated_speech(mut self, share: f64) -> Result<Self> {
         anyhow::ensure!((0.0..1.0).contains(&share), "the share of generated speech must be in 0..1, got {share}");
         self.generated_share = share;
-        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, share)?;
+        self.reweigh()?;
+        Ok(self)
+    }
+
+    /// Draws each recorded voice in proportion to its seconds to the power `exponent` (within
+    /// a voice, each clip still by its length): 1 draws by length (the shipped model), 0 every
+    /// voice equally often, 0.5 between (a voice with 100 times the speech of another drawn 10
+    /// times as often, not 100). The corpus's training voices are lopsided: the largest
+    /// (festvox-ru's one speaker, 100 min) has a fifth of the recorded hours, and by length
+    /// the 36 voices weigh like 11 equal ones. Generated speech keeps its share.
+    pub fn with_voice_balance(mut self, exponent: f64) -> Result<Self> {
+        anyhow::ensure!((0.0..=1.0).contains(&exponent), "the voice-balance exponent must be in 0..=1, got {exponent}");
+        self.voice_balance = exponent;
+        self.reweigh()?;
         Ok(self)
     }
 
@@ -230,7 +261,7 @@ impl CorpusSource {
     pub fn with_min_speech_snr(mut self, min_snr_db: f32) -> Result<Self> {
         // The floors are measured here, once, rather than for every clip the loader reads.
         self.left_out = self.speech.iter().map(|c| c.noisy(min_snr_db)).collect();
-        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        self.reweigh()?;
         Ok(self)
     }
 
@@ -261,7 +292,7 @@ impl CorpusSource {
                 *out = true;
             }
         }
-        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        self.reweigh()?;
         Ok(self)
     }
 
@@ -275,13 +306,7 @@ impl CorpusSource {
     /// `with_min_speech_snr`, whose choice it adds to.
     pub fn with_voice_subset(mut self, fraction: f64) -> Result<(Self, usize)> {
         anyhow::ensure!(fraction > 0.0 && fraction <= 1.0, "the subset of recorded voices must be in (0, 1], got {fraction}");
-        let mut hours: Vec<(Arc<str>, f64)> = Vec::new();
-        for c in self.speech.iter().filter(|c| c.generated.is_none()) {
-            match hours.iter_mut().find(|(v, _)| *v == c.voice) {
-                Some((_, s)) => *s += c.seconds(),
-                None => hours.push((c.voice.clone(), c.seconds())),
-            }
-        }
+        let mut hours = seconds_by_voice(self.speech.iter().filter(|c| c.generated.is_none()));
         // Longest first; ties by name, so the ranking is the same on every machine.
         hours.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let kept: Vec<Arc<str>> = hours.iter().enumerate().filter(|(i, _)| golden_kept(*i, fraction)).map(|(_, (v, _))| v.clone()).collect();
@@ -290,7 +315,7 @@ impl CorpusSource {
                 *out = true;
             }
         }
-        self.speech_pick = Self::speech_weights(&self.speech, &self.left_out, self.generated_share)?;
+        self.reweigh()?;
         Ok((self, kept.len()))
     }
 
@@ -584,6 +609,18 @@ impl CorpusSource {
     }
 }
 
+/// Each voice among `clips` with its seconds, in the order the voices first appear.
+fn seconds_by_voice<'a>(clips: impl Iterator<Item = &'a Clip>) -> Vec<(Arc<str>, f64)> {
+    let mut seconds: Vec<(Arc<str>, f64)> = Vec::new();
+    for c in clips {
+        match seconds.iter_mut().find(|(v, _)| *v == c.voice) {
+            Some((_, s)) => *s += c.seconds(),
+            None => seconds.push((c.voice.clone(), c.seconds())),
+        }
+    }
+    seconds
+}
+
 /// Scales `noise` to `snr_db` below the speech (or to `level_db − snr_db` if there is no
 /// speech) and keeps the mixture below full scale.
 fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, utterances: Vec<Utterance>, rate: u32, snr_db: f32, level_db: f32) -> Example {
@@ -630,13 +667,14 @@ mod tests {
     fn each_generated_voice_weighs_the_same_whatever_it_spoke() {
         // 10 s recorded; Piper spoke 6 s in two clips, one Kokoro voice 1 s.
         let speech = [clip(10, None), clip(4, Some("piper-joe")), clip(2, Some("piper-joe")), clip(1, Some("kokoro-jm_kumo"))];
-        let w = CorpusSource::speech_weight_values(&speech, &[false; 4], 0.5).unwrap();
+        let with_share = |share: f64| CorpusSource { generated_share: share, ..CorpusSource::from_clips(speech.to_vec(), Vec::new()) };
+        let w = with_share(0.5).speech_weight_values().unwrap();
         // Half of all draws generated, split evenly between the two voices, by length within one.
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         assert!(close(w[0], 10.0) && close(w[1] + w[2], 5.0) && close(w[1], 2.0 * w[2]) && close(w[3], 5.0), "{w:?}");
         assert_eq!(CorpusSource::voices_of(&speech), ["piper-joe", "kokoro-jm_kumo"]);
         // No share: generated clips are never drawn.
-        let w = CorpusSource::speech_weight_values(&speech, &[false; 4], 0.0).unwrap();
+        let w = with_share(0.0).speech_weight_values().unwrap();
         assert_eq!(&w[1..], &[0.0; 3]);
     }
 
@@ -651,11 +689,36 @@ mod tests {
         assert!(a.abs_diff(20) <= 1 && b.abs_diff(5) <= 1 && g == 4, "{a} {b} {g}");
         assert!((source.excluded_speech_seconds() - (50 - a - b) as f64).abs() < 1e-9);
         // Generated speech keeps its share of the draws; left-out clips are never drawn.
-        let w = CorpusSource::speech_weight_values(&source.speech, &source.left_out, 0.2).unwrap();
+        let w = source.speech_weight_values().unwrap();
         let (recorded, generated): (f64, f64) = (w[..50].iter().sum(), w[50..].iter().sum());
         assert!((generated / (recorded + generated) - 0.2).abs() < 1e-9);
         assert!(w[..50].iter().zip(&source.left_out).all(|(w, out)| !out || *w == 0.0));
         assert!(CorpusSource::from_clips(Vec::new(), Vec::new()).with_speech_subset(0.0).is_err());
+    }
+
+    #[test]
+    fn voice_balance_tempers_each_recorded_voice_by_its_seconds() {
+        // Voice a: 9 clips of 10 s; voice b: 10 s in two clips, one of them full-band; and a
+        // generated voice.
+        let voiced = |voice: &str, seconds: usize, generated: Option<&'static str>| Clip { voice: voice.into(), ..clip(seconds, generated) };
+        let mut speech: Vec<Clip> = (0..9).map(|_| voiced("a", 10, None)).collect();
+        speech.push(voiced("b", 6, None));
+        speech.push(Clip { bandwidth_hz: 20_000.0, ..voiced("b", 4, None) });
+        speech.push(voiced("g", 5, Some("piper-joe")));
+        let source = CorpusSource { generated_share: 0.2, ..CorpusSource::from_clips(speech, Vec::new()) };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        for (exponent, a_over_b_seconds) in [(1.0, 1.0), (0.5, 90f64.sqrt() / 10f64.sqrt() / 9.0), (0.0, 1.0 / 9.0)] {
+            let w = source.clone().with_voice_balance(exponent).unwrap().speech_weight_values().unwrap();
+            let (a, b) = (w[..9].iter().sum::<f64>(), w[9] + w[10]);
+            // Per second of speech, a against b (b's full-band clip counted at its plain length).
+            let b_per_second = w[9] / 6.0;
+            assert!(close(a / 90.0 / b_per_second, a_over_b_seconds), "exponent {exponent}: {w:?}");
+            // Within a voice: by length, the full-band clip still boosted; clips of a alike.
+            assert!(close(w[10] / 4.0, FULL_BAND_BOOST * w[9] / 6.0) && w[..9].iter().all(|x| close(*x, w[0])), "{w:?}");
+            // Generated speech keeps its share.
+            assert!(close(w[11] / (a + b + w[11]), 0.2), "exponent {exponent}: {w:?}");
+        }
+        assert!(source.clone().with_voice_balance(1.5).is_err() && source.with_voice_balance(-0.1).is_err());
     }
 
     #[test]
@@ -681,7 +744,7 @@ mod tests {
         assert!(source.speech.iter().zip(&source.left_out).all(|(c, out)| c.generated.is_none() || !out));
         // The hours kept: 10 + 8 + 6 + 5 + 3 of 55 s; generated speech keeps its share of the draws.
         assert!((source.excluded_speech_seconds() - 23.0).abs() < 1e-9, "{}", source.excluded_speech_seconds());
-        let w = CorpusSource::speech_weight_values(&source.speech, &source.left_out, 0.2).unwrap();
+        let w = source.speech_weight_values().unwrap();
         let (recorded, generated): (f64, f64) = (w[..55].iter().sum(), w[55..].iter().sum());
         assert!((generated / (recorded + generated) - 0.2).abs() < 1e-9);
         assert!(CorpusSource::from_clips(Vec::new(), Vec::new()).with_voice_subset(1.5).is_err());

@@ -240,6 +240,13 @@ enum Command {
         /// of voices or of hours.
         #[arg(long, default_value_t = 1.0)]
         voice_subset: f64,
+        /// Draw each recorded voice in proportion to its seconds to this power (0..1; within a
+        /// voice, each clip by its length): 1 draws by length (the shipped model), 0 every voice
+        /// equally often, 0.5 a voice with 100 times another's speech 10 times as often. The
+        /// training voices are lopsided (one speaker holds a fifth of the hours); the generated
+        /// voices keep their share.
+        #[arg(long, default_value_t = 1.0)]
+        voice_balance: f64,
     },
     /// Write a run's checkpoint as weights/lull.safetensors plus the model card weights/MODEL.md.
     Export {
@@ -353,7 +360,7 @@ fn main() -> Result<()> {
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, snr_features, pitch_features, pitch_strength,
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
-            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset,
+            loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
             comb_target, df_harm, fourth_power,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
@@ -392,7 +399,7 @@ fn main() -> Result<()> {
             let (low_snr_emphasis, generated_share, clip_windows) = (pick!(options.low_snr_emphasis), pick!(options.generated_share), pick!(options.clip_windows));
             let (weight_decay, dropout, snapshot_every) = (pick!(options.weight_decay), pick!(options.dropout), pick!(options.snapshot_every));
             let (speech_subset, voice_subset, comb_target) = (pick!(options.speech_subset), pick!(options.voice_subset), pick!(options.comb_target));
-            let (df_harm, fourth_power) = (pick!(options.df_harm), pick!(options.fourth_power));
+            let (df_harm, fourth_power, voice_balance) = (pick!(options.df_harm), pick!(options.fourth_power), pick!(options.voice_balance));
             ensure_in("--df-harm", df_harm, 1.0..=100.0)?;
             ensure_in("--fourth-power", fourth_power, 0.0..=100.0)?;
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
@@ -420,6 +427,7 @@ fn main() -> Result<()> {
             ensure_in("--dropout", dropout, 0.0..=0.9)?;
             ensure_in("--speech-subset", speech_subset, 0.05..=1.0)?;
             ensure_in("--voice-subset", voice_subset, 0.05..=1.0)?;
+            ensure_in("--voice-balance", voice_balance, 0.0..=1.0)?;
             let (speech_level_min_db, speech_level_max_db) = (pick!(options.speech_level_min_db), pick!(options.speech_level_max_db));
             anyhow::ensure!(
                 -90.0 <= speech_level_min_db && speech_level_min_db < speech_level_max_db && speech_level_max_db <= 0.0,
@@ -473,6 +481,10 @@ fn main() -> Result<()> {
                                 train.speech_seconds() / 3600.0
                             );
                         }
+                        if voice_balance != 1.0 {
+                            train = train.with_voice_balance(voice_balance)?;
+                            println!("drawing each recorded voice by its seconds to the power {voice_balance} (1: by length)");
+                        }
                         if generated_share > 0.0 {
                             train = train.with_generated_speech(generated_share).with_context(|| {
                                 format!("--generated-share {generated_share} draws on the generated voices of `cargo xtask data --piper` (and `--kokoro`); `--generated-share 0` trains on the recordings alone")
@@ -516,6 +528,7 @@ fn main() -> Result<()> {
                 clip_windows,
                 speech_subset,
                 voice_subset,
+                voice_balance,
                 weight_decay,
                 dropout,
                 snapshot_every,

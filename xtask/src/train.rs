@@ -129,6 +129,10 @@ pub struct TrainOptions {
     /// before it existed.
     #[serde(default = "one")]
     pub voice_subset: f64,
+    /// Each recorded voice drawn by its seconds to this power (`CorpusSource::with_voice_balance`);
+    /// 1 = by length, as before it existed.
+    #[serde(default = "one")]
+    pub voice_balance: f64,
     /// AdamW's decoupled weight decay (each step shrinks every weight by `lr · weight_decay`);
     /// 1e-4, as before it was an option.
     #[serde(default = "legacy_weight_decay")]
