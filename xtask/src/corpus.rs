@@ -229,8 +229,9 @@ impl CorpusSource {
     /// a voice, each clip still by its length): 1 draws by length (the shipped model), 0 every
     /// voice equally often, 0.5 between (a voice with 100 times the speech of another drawn 10
     /// times as often, not 100). The corpus's training voices are lopsided: the largest
-    /// (festvox-ru's one speaker, 100 min) has a fifth of the recorded hours, and by length
-    /// the 36 voices weigh like 11 equal ones. Generated speech keeps its share.
+    /// (festvox-ru's one speaker, 100 min) has a fifth of the recorded hours, and drawn by
+    /// length (and the full-band boost) the 36 voices weigh like 14 equal ones (like 23 at
+    /// 0.5). Generated speech keeps its share.
     pub fn with_voice_balance(mut self, exponent: f64) -> Result<Self> {
         anyhow::ensure!((0.0..=1.0).contains(&exponent), "the voice-balance exponent must be in 0..=1, got {exponent}");
         self.voice_balance = exponent;
