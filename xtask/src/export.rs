@@ -107,6 +107,9 @@ fn model_card(s: &RunState) -> String {
     }
     let weighed = if o.fourth_power == 0.0 { "the squared error alone".to_string() } else { format!("the squared error plus {}× its square", o.fourth_power) };
     let _ = writeln!(m, "- Gain loss: {weighed} (`--fourth-power {}`; RNNoise's adds {}× its square)", o.fourth_power, crate::train::FOURTH_POWER);
+    if o.pesq_loss != 0.0 {
+        let _ = writeln!(m, "- Plus a PESQ-shaped term on the bands below 8 kHz, weight {} (`--pesq-loss`)", o.pesq_loss);
+    }
     if let (Some(t), Some(v)) = (s.train_loss.last(), s.val_loss.last()) {
         let _ = writeln!(m, "- Final loss: train {:.4}, validation {:.4}", t.1, v.1);
     }

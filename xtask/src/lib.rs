@@ -19,6 +19,7 @@ pub mod lstm_op;
 pub mod metrics;
 pub mod net;
 pub mod paired;
+pub mod pesq_loss;
 pub mod probe;
 pub mod synth;
 pub mod train;

@@ -228,6 +228,13 @@ enum Command {
         /// the shipped model's, leaves the squared error alone (0..=100).
         #[arg(long, default_value_t = 0.0)]
         fourth_power: f64,
+        /// Weight of a PESQ-shaped term beside the gain loss (0..=10; 0 = none, the shipped
+        /// model): on the bands below 8 kHz, the clean and the played band energies compared as
+        /// loudness (energy^0.23), differences inside PESQ's masking dead zone free, noise left
+        /// where the speech has far less counted again with PESQ's asymmetry factor. Aims the
+        /// model's hedge where PESQ-WB, rather than a squared error, wants it.
+        #[arg(long, default_value_t = 0.0)]
+        pesq_loss: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -361,7 +368,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
-            comb_target, df_harm, fourth_power,
+            comb_target, df_harm, fourth_power, pesq_loss,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -402,6 +409,8 @@ fn main() -> Result<()> {
             let (df_harm, fourth_power, voice_balance) = (pick!(options.df_harm), pick!(options.fourth_power), pick!(options.voice_balance));
             ensure_in("--df-harm", df_harm, 1.0..=100.0)?;
             ensure_in("--fourth-power", fourth_power, 0.0..=100.0)?;
+            let pesq_loss = pick!(options.pesq_loss);
+            ensure_in("--pesq-loss", pesq_loss, 0.0..=10.0)?;
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
@@ -535,6 +544,7 @@ fn main() -> Result<()> {
                 comb_target,
                 df_harm,
                 fourth_power,
+                pesq_loss,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -157,6 +157,10 @@ pub struct TrainOptions {
     /// for runs from before it existed (the CLI's default is 0, the shipped model's).
     #[serde(default = "fourth_power")]
     pub fourth_power: f64,
+    /// Weight of the PESQ-shaped term beside the gain loss (`Asymmetry::pesq`); 0 = none, as
+    /// before it existed.
+    #[serde(default)]
+    pub pesq_loss: f64,
 }
 
 fn fourth_power() -> f64 {
@@ -194,6 +198,7 @@ impl TrainOptions {
             loudness: self.loudness_weight,
             df_harm: self.df_harm,
             fourth_power: self.fourth_power,
+            pesq: self.pesq_loss,
         }
     }
 }
@@ -253,6 +258,11 @@ pub struct Asymmetry {
     /// noise is still left open. 0 leaves the squared error, whose optimum is the conditional
     /// mean of √g.
     pub fourth_power: f64,
+    /// Weight of `pesq_loss::pesq_loss` on the bands below `HIGH_BAND_HZ` (those PESQ-WB hears),
+    /// added to the gain loss; 0 = none. The gain loss alone fits each gain's conditional mean,
+    /// and where the network cannot tell speech from noise that hedge is not placed where PESQ
+    /// would place it.
+    pub pesq: f64,
 }
 
 /// RNNoise's weight of the fourth-power term in the gain loss (`Asymmetry::fourth_power`), and
@@ -267,7 +277,7 @@ pub const NOISE_DOMINATED: f64 = 0.5;
 pub const GAIN_POWER: f64 = 0.5;
 
 impl Asymmetry {
-    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0, fourth_power: FOURTH_POWER };
+    pub const SYMMETRIC: Self = Self { factor: 1.0, by_target: false, high: 1.0, high_power: GAIN_POWER, power: GAIN_POWER, under: 1.0, loudness: 0.0, df_harm: 1.0, fourth_power: FOURTH_POWER, pesq: 0.0 };
 
     /// The same factor everywhere.
     pub fn uniform(factor: f64) -> Self {
@@ -496,6 +506,13 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
     let mut total = group(0, nb)?;
     if n > nb {
         total = (total + group(nb, n - nb)?)?;
+    }
+    if asym.pesq != 0.0 && low > 0 {
+        // At the default Reduction, the lowest gain the engine plays.
+        let floor = 10f64.powf(-lull::params::DEFAULT_REDUCTION_DB as f64 / 20.0);
+        let bands = |t: &Tensor| t.narrow(2, 0, low);
+        let term = crate::pesq_loss::pesq_loss(&bands(gains)?, &bands(&target)?, &bands(&b.weight)?, &bands(&b.band_energy)?, floor)?;
+        total = (total + (term * asym.pesq)?)?;
     }
     Ok(total)
 }

@@ -49,6 +49,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             comb_target: false,
             df_harm: 1.0,
             fourth_power: xtask::train::FOURTH_POWER,
+            pesq_loss: 0.0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -168,13 +169,18 @@ fn smoke_train_with_deep_filtering_lowers_loss_and_says_how_it_charged_the_filte
 }
 
 #[test]
-fn smoke_train_with_a_learned_pitch_strength_and_no_fourth_power_lowers_loss() {
+fn smoke_train_with_a_learned_pitch_strength_no_fourth_power_and_the_pesq_term_lowers_loss() {
     let dir = std::env::temp_dir().join(format!("lull-smoke-strength-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = ModelConfig { hidden: 32, layers: 1, pitch_strength: true, ..ModelConfig::default() };
-    // The gain loss as a plain squared error (`--fourth-power 0`), which the card must state.
-    let (_, card) = card_of_smoke_run(&config, &dir, 6, |o| o.fourth_power = 0.0);
+    // The gain loss as a plain squared error (`--fourth-power 0`) with the PESQ-shaped term,
+    // both of which the card must state.
+    let (_, card) = card_of_smoke_run(&config, &dir, 6, |o| {
+        o.fourth_power = 0.0;
+        o.pesq_loss = 1.0;
+    });
     assert!(card.contains("- Gain loss: the squared error alone (`--fourth-power 0`"), "{card}");
+    assert!(card.contains("PESQ-shaped term on the bands below 8 kHz, weight 1 (`--pesq-loss`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
