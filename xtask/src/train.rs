@@ -511,7 +511,7 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
         // At the default Reduction, the lowest gain the engine plays.
         let floor = 10f64.powf(-lull::params::DEFAULT_REDUCTION_DB as f64 / 20.0);
         let bands = |t: &Tensor| t.narrow(2, 0, low);
-        let term = crate::pesq_loss::pesq_loss(&bands(gains)?, &bands(&target)?, &bands(&b.weight)?, &bands(&b.band_energy)?, floor)?;
+        let term = crate::pesq_loss::pesq_loss(&bands(gains)?, &bands(&target)?, &bands(&b.weight)?, &bands(&b.band_energy)?, &b.vad, floor)?;
         total = (total + (term * asym.pesq)?)?;
     }
     Ok(total)
