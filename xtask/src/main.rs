@@ -230,7 +230,8 @@ enum Command {
         fourth_power: f64,
         /// Weight of a PESQ-shaped term beside the gain loss (0..=10; 0 = none, the shipped
         /// model): on the bands below 8 kHz, the clean and the played band energies compared as
-        /// loudness (energy^0.23), differences inside PESQ's masking dead zone free, noise left
+        /// loudness (energy^0.23) after PESQ's level and colouring compensations, differences
+        /// inside PESQ's masking dead zone free, noise left
         /// where the speech has far less counted again with PESQ's asymmetry factor. Aims the
         /// model's hedge where PESQ-WB, rather than a squared error, wants it.
         #[arg(long, default_value_t = 0.0)]
