@@ -47,6 +47,10 @@ pub struct EvalOptions {
     /// One voice of the split only (`CorpusSource::one_voice`), to compare voices: where a
     /// model's lead lies (MODEL.md). The training split is evaluated only so.
     pub voice: Option<String>,
+    /// Times each denoiser runs over a signal before the pass that is scored, its state carried
+    /// on: 0 scores a cold start; more, the engines as a host runs them, long after they started
+    /// (on the same scene, so the scored audio is the same).
+    pub warm_up: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -129,6 +133,9 @@ pub struct Report {
     pub voice: Option<String>,
     pub per_bucket: usize,
     pub seconds: f32,
+    /// `EvalOptions::warm_up` (absent in older reports: a cold start).
+    #[serde(default)]
+    pub warm_up: usize,
     pub lull_latency_ms_48k: f64,
 }
 
@@ -210,9 +217,12 @@ fn voice_bandwidth_label(lo: u32) -> String {
 }
 
 /// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
-/// Lull at the evaluation's Reduction.
+/// Lull at the evaluation's Reduction. With `warm_up`, each first runs over `x` that many times
+/// with its state carried on, and only the last pass is returned.
 fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
-    Ok([("nnnoiseless", run_rnnoise(x, rate)), ("lull", run_lull(&o.model, x, rate, o.reduction_db, o.stages)?)])
+    let played = x.repeat(o.warm_up + 1);
+    let scored = |y: Vec<f32>| y[y.len() - x.len()..].to_vec();
+    Ok([("nnnoiseless", scored(run_rnnoise(&played, rate))), ("lull", scored(run_lull(&o.model, &played, rate, o.reduction_db, o.stages)?))])
 }
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
@@ -392,6 +402,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         voice: o.voice.clone(),
         per_bucket: o.per_bucket,
         seconds: o.seconds,
+        warm_up: o.warm_up,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
     })
 }
@@ -508,7 +519,12 @@ pub fn markdown(r: &Report) -> String {
         Split::Train => "Training split",
     };
     let voice = r.voice.as_ref().map(|v| format!(", the voice `{v}` only (its babble too)")).unwrap_or_default();
-    let _ = writeln!(m, "{split}{voice}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises), Reduction at the default.\n", r.per_bucket, r.seconds);
+    let warm = match r.warm_up {
+        0 => String::new(),
+        1 => ", each scored after the denoisers ran over it once before (a host's steady state, not a cold start)".into(),
+        n => format!(", each scored after the denoisers ran over it {n} times before (a host's steady state, not a cold start)"),
+    };
+    let _ = writeln!(m, "{split}{voice}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises){warm}, Reduction at the default.\n", r.per_bucket, r.seconds);
     let _ = writeln!(m, "| rate | SNR dB | system | PESQ-WB | STOI | SI-SDR dB |");
     let _ = writeln!(m, "|---|---|---|---|---|---|");
     for (rate, by_snr) in &r.buckets {

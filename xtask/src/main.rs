@@ -294,6 +294,11 @@ enum Command {
         /// data --speakers` names it: to compare voices, trained on or not.
         #[arg(long)]
         voice: Option<String>,
+        /// Run both denoisers over each signal this many times before the pass that is scored,
+        /// state carried on: the steady state a host sees long after the plugin started,
+        /// instead of a cold start (0). The scored audio is the same either way (0..=30).
+        #[arg(long, default_value_t = 0)]
+        warm_up: usize,
         #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]
         reduction: f32,
         /// Evaluate Lull without its pitch filter (band gains alone), to measure what the filter
@@ -558,7 +563,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, reduction, no_pitch_filter, no_deep_filter, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, warm_up, reduction, no_pitch_filter, no_deep_filter, json, model_card } => {
             anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
             anyhow::ensure!(
                 model_card.is_none() || !(no_pitch_filter || no_deep_filter),
@@ -569,10 +574,11 @@ fn main() -> Result<()> {
                 "the training split is what the model learned: evaluate it one voice at a time (--voice, to compare voices), or evaluate --split test or val"
             );
             anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
+            anyhow::ensure!(warm_up <= 30, "--warm-up must be within 0..=30 passes (each costs a whole evaluation's denoising)");
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter }, split, voice })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter }, split, voice, warm_up })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

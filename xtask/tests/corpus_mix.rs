@@ -252,7 +252,32 @@ fn eval_options(dir: &std::path::Path, split: Split) -> xtask::eval::EvalOptions
         stages: xtask::eval::Stages::PLUGIN,
         split,
         voice: None,
+        warm_up: 0,
     }
+}
+
+/// `--warm-up`: the denoisers run over each mixture before the scored pass, and the scored pass
+/// is still the mixture, aligned to the sample (at 0 dB Reduction Lull's output is its input);
+/// the noisy scores, which no denoiser touches, are those of a cold start.
+#[test]
+fn warmed_up_evaluation_scores_the_last_pass_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Test);
+    let cold = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, ..eval_options(dir.path(), Split::Test) }).unwrap();
+    let warm = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, warm_up: 2, ..eval_options(dir.path(), Split::Test) }).unwrap();
+    assert_eq!(warm.warm_up, 2);
+    for (snr, b) in &warm.buckets[&48_000] {
+        assert!((b["noisy"].si_sdr - cold.buckets[&48_000][snr]["noisy"].si_sdr).abs() < 1e-9, "{snr} dB: {b:?}");
+        assert!((b["lull"].si_sdr - b["noisy"].si_sdr).abs() < 0.05, "{snr} dB: {b:?}");
+        assert!(b["nnnoiseless"].si_sdr.is_finite(), "{snr} dB: {b:?}");
+    }
+    // At the default Reduction the scored pass is not the first: the state carried in changes it.
+    let cold = xtask::eval::evaluate(&eval_options(dir.path(), Split::Test)).unwrap();
+    let warm = xtask::eval::evaluate(&xtask::eval::EvalOptions { warm_up: 1, ..eval_options(dir.path(), Split::Test) }).unwrap();
+    let moved = |system: &str| warm.buckets[&48_000].iter().any(|(snr, b)| (b[system].si_sdr - cold.buckets[&48_000][snr][system].si_sdr).abs() > 1e-3);
+    assert!(moved("lull") && moved("nnnoiseless"), "{:?} against {:?}", warm.buckets, cold.buckets);
+    assert!(xtask::eval::markdown(&warm).contains("ran over it once before"));
+    assert!(!xtask::eval::markdown(&cold).contains("ran over it"));
 }
 
 #[test]
