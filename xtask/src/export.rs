@@ -107,6 +107,14 @@ fn model_card(s: &RunState) -> String {
     }
     let weighed = if o.fourth_power == 0.0 { "the squared error alone".to_string() } else { format!("the squared error plus {}× its square", o.fourth_power) };
     let _ = writeln!(m, "- Gain loss: {weighed} (`--fourth-power {}`; RNNoise's adds {}× its square)", o.fourth_power, crate::train::FOURTH_POWER);
+    if o.stream_chunks > 1 {
+        let _ = writeln!(
+            m,
+            "- Sequences as streams of {} chunks ({} s), the network's state carried from step to step (`--stream-chunks`)",
+            o.stream_chunks,
+            o.stream_chunks as f64 * o.seq_frames as f64 * s.config.hop_ms as f64 / 1000.0
+        );
+    }
     if o.pesq_loss != 0.0 {
         let _ = writeln!(m, "- Plus a PESQ-shaped term on the bands below 8 kHz, weight {} (`--pesq-loss`)", o.pesq_loss);
     }

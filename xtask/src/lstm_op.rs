@@ -9,7 +9,10 @@
 //!
 //! Inputs: `x` (batch, time, input); `w_ih` (4·hidden, input + 1), PyTorch's `W_ih` with the
 //! summed biases `b_ih + b_hh` as its last column (gate order i, f, g, o); `w_hh` (4·hidden,
-//! hidden). The op's output is h (batch, time, hidden).
+//! hidden). The op's output is h (batch, time, hidden). It starts from a zero state, or from
+//! the state another call ended in (`lstm_sequence_from`): a training stream cut into chunks
+//! (truncated BPTT), the state handed on as a constant, so no gradient flows back into the chunk
+//! before.
 //!
 //! The input projection `x·W_ihᵀ + b` is inside the op, one matrix product over all hops before
 //! the recurrence; as a candle tensor of its own, four times h's size, its gradient cost a
@@ -19,16 +22,27 @@
 //! six times h's size, a concatenation, a zeroed gradient buffer and an add, and two copies.
 //! Together those were about a fifth of a training step's time.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use gemm::Parallelism;
 
+/// One LSTM layer's state after a hop, per sequence: h and c, each (batch, hidden) row-major.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LstmState {
+    pub h: Vec<f32>,
+    pub c: Vec<f32>,
+}
+
 struct FusedLstm {
     hidden: usize,
+    /// The state before the first hop (`None`: zeros).
+    init: Option<LstmState>,
     /// `[c, i, f, g, o]` per hop, (batch, time, 5·hidden), written by the forward pass for the
     /// backward pass. Each call of [`lstm_sequence`] makes its own op, so this is that call's.
     saved: Mutex<Vec<f32>>,
+    /// The state after the last hop, written by the forward pass for the caller.
+    last: Arc<Mutex<LstmState>>,
 }
 
 /// Per hop in `FusedLstm::saved`: c and the four gates.
@@ -122,19 +136,24 @@ impl CustomOp3 for FusedLstm {
         let x = contiguous_f32(s1, l1, "x")?;
         let w_ih = contiguous_f32(s2, l2, "w_ih")?;
         let w_hh = contiguous_f32(s3, l3, "w_hh")?;
+        if let Some(init) = &self.init {
+            if init.h.len() != b * hd || init.c.len() != b * hd {
+                candle_core::bail!("fused LSTM: an initial state of {} values for {b} sequences of {hd}", init.h.len());
+            }
+        }
         let xw = input_projection(x, w_ih, b * t, n_in, 4 * hd);
         let row = SAVED * hd;
         let mut saved = vec![0.0f32; b * t * row];
         let mut out = vec![0.0f32; b * t * hd];
         let mut gates = vec![0.0f32; b * 4 * hd];
-        let mut h_prev = vec![0.0f32; b * hd];
+        let mut h_prev = self.init.as_ref().map_or_else(|| vec![0.0f32; b * hd], |s| s.h.clone());
         let zeros = vec![0.0f32; hd];
         for step in 0..t {
             for bi in 0..b {
                 let src = (bi * t + step) * 4 * hd;
                 gates[bi * 4 * hd..(bi + 1) * 4 * hd].copy_from_slice(&xw[src..src + 4 * hd]);
             }
-            if step > 0 {
+            if step > 0 || self.init.is_some() {
                 // gates += h_prev (b×H) · W_hhᵀ (H×4H); W_hh is row-major 4H×H.
                 unsafe {
                     matmul((b, 4 * hd, hd), gates.as_mut_ptr(), 4 * hd, true, h_prev.as_ptr(), (hd, 1), w_hh.as_ptr(), (1, hd));
@@ -148,7 +167,11 @@ impl CustomOp3 for FusedLstm {
                 gg.iter_mut().for_each(|v| *v = tanh_fast(*v));
                 let base = (bi * t + step) * row;
                 let (before, from) = saved.split_at_mut(base);
-                let c_prev = if step > 0 { &before[base - row..base - row + hd] } else { &zeros[..] };
+                let c_prev = match (step, &self.init) {
+                    (0, Some(init)) => &init.c[bi * hd..(bi + 1) * hd],
+                    (0, None) => &zeros[..],
+                    _ => &before[base - row..base - row + hd],
+                };
                 let r = &mut from[..row];
                 r[hd..].copy_from_slice(g);
                 let (c, gates_out) = r.split_at_mut(hd);
@@ -164,6 +187,11 @@ impl CustomOp3 for FusedLstm {
                 }
                 h_prev[bi * hd..(bi + 1) * hd].copy_from_slice(h);
             }
+        }
+        if t > 0 {
+            let mut last = self.last.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))?;
+            last.h = h_prev;
+            last.c = (0..b).flat_map(|bi| saved[(bi * t + t - 1) * row..(bi * t + t - 1) * row + hd].iter().copied()).collect();
         }
         *self.saved.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))? = saved;
         Ok((CpuStorage::F32(out), Shape::from((b, t, hd))))
@@ -191,7 +219,11 @@ impl CustomOp3 for FusedLstm {
                 let base = (bi * t + step) * row;
                 let r = &saved[base..base + row];
                 let gr_h = &grad[(bi * t + step) * hd..(bi * t + step + 1) * hd];
-                let c_prev = if step > 0 { &saved[base - row..base - row + hd] } else { &zeros[..] };
+                let c_prev = match (step, &self.init) {
+                    (0, Some(init)) => &init.c[bi * hd..(bi + 1) * hd],
+                    (0, None) => &zeros[..],
+                    _ => &saved[base - row..base - row + hd],
+                };
                 let (c, i, f, gg, o) = (&r[..hd], &r[hd..2 * hd], &r[2 * hd..3 * hd], &r[3 * hd..4 * hd], &r[4 * hd..]);
                 for j in 0..hd {
                     tc[j] = tanh_fast(c[j]);
@@ -219,8 +251,14 @@ impl CustomOp3 for FusedLstm {
                 }
             }
         }
-        // dW_hh (4H×H) = Σ_b Σ_{t≥1} dgates[b,t]ᵀ · h[b,t−1]: per sequence, one product over time.
+        // dW_hh (4H×H) = Σ_b Σ_{t≥1} dgates[b,t]ᵀ · h[b,t−1]: per sequence, one product over time;
+        // from a given state, hop 0's term against it too.
         let mut dw = vec![0.0f32; g4 * hd];
+        if let Some(init) = &self.init {
+            unsafe {
+                matmul((g4, hd, b), dw.as_mut_ptr(), hd, false, dxw.as_ptr(), (1, t * g4), init.h.as_ptr(), (hd, 1));
+            }
+        }
         if t > 1 {
             for bi in 0..b {
                 unsafe {
@@ -228,7 +266,7 @@ impl CustomOp3 for FusedLstm {
                         (g4, hd, t - 1),
                         dw.as_mut_ptr(),
                         hd,
-                        bi > 0,
+                        bi > 0 || self.init.is_some(),
                         dxw.as_ptr().add((bi * t + 1) * g4),
                         (1, g4),
                         h_all.as_ptr().add(bi * t * hd),
@@ -282,8 +320,18 @@ fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize
 /// (4H, input + 1) with the summed biases as its last column, `w_hh` (4H, H). Returns h:
 /// (batch, time, H).
 pub fn lstm_sequence(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> Result<Tensor> {
+    Ok(lstm_sequence_from(x, w_ih, w_hh, None)?.0)
+}
+
+/// `lstm_sequence` from `init` (zeros if `None`), also returning the state after the last hop,
+/// to start the next chunk of the same sequences from. `init` is a constant to the gradient.
+pub fn lstm_sequence_from(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor, init: Option<&LstmState>) -> Result<(Tensor, LstmState)> {
     let hidden = w_hh.dim(D::Minus1)?;
-    x.contiguous()?.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, FusedLstm { hidden, saved: Mutex::new(Vec::new()) })
+    let last = Arc::new(Mutex::new(LstmState::default()));
+    let op = FusedLstm { hidden, init: init.cloned(), saved: Mutex::new(Vec::new()), last: last.clone() };
+    let h = x.contiguous()?.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, op)?;
+    let state = last.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))?.clone();
+    Ok((h, state))
 }
 
 #[cfg(test)]

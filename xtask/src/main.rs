@@ -236,6 +236,14 @@ enum Command {
         /// model's hedge where PESQ-WB, rather than a squared error, wants it.
         #[arg(long, default_value_t = 0.0)]
         pesq_loss: f64,
+        /// Train on streams: each sequence goes on for this many consecutive chunks of
+        /// --seq-frames hops, one chunk per step, the network's state carried from step to step
+        /// (features too: each stream is featurised whole) and no gradient across a chunk's
+        /// start (truncated backpropagation through time). 1 = every sequence starts cold (the
+        /// shipped model); a plugin runs for hours, and a model that only ever saw 3 s from a
+        /// cold start drifts after that (`eval --warm-up`). 1..=100.
+        #[arg(long, default_value_t = 1)]
+        stream_chunks: usize,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -374,7 +382,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
-            comb_target, df_harm, fourth_power, pesq_loss,
+            comb_target, df_harm, fourth_power, pesq_loss, stream_chunks,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -417,6 +425,8 @@ fn main() -> Result<()> {
             ensure_in("--fourth-power", fourth_power, 0.0..=100.0)?;
             let pesq_loss = pick!(options.pesq_loss);
             ensure_in("--pesq-loss", pesq_loss, 0.0..=10.0)?;
+            let stream_chunks = pick!(options.stream_chunks);
+            ensure_in("--stream-chunks", stream_chunks, 1..=100)?;
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
@@ -551,6 +561,7 @@ fn main() -> Result<()> {
                 df_harm,
                 fourth_power,
                 pesq_loss,
+                stream_chunks,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -7,7 +7,7 @@ use candle_nn::{Init, VarBuilder, VarMap};
 use lull::model::{ModelConfig, DF_TAP_MAX};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::lstm_op::lstm_sequence;
+use crate::lstm_op::{lstm_sequence_from, LstmState};
 
 /// `x·wᵀ + b` over the last dimension of a (batch, time, in) tensor, as one matrix product over
 /// all batch·time rows, the bias a column of `w` against a column of ones in `x`.
@@ -49,21 +49,23 @@ impl Lstm {
         affine(x, &self.w_ih, &(&self.b_ih + &self.b_hh)?)
     }
 
-    /// (batch, time, input) → (batch, time, hidden), from a zero state, with the fused
-    /// recurrence (`lstm_op`).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// (batch, time, input) → (batch, time, hidden), from `init` (zeros if `None`), with the
+    /// fused recurrence (`lstm_op`); also the state after the last hop.
+    fn forward(&self, x: &Tensor, init: Option<&LstmState>) -> Result<(Tensor, LstmState)> {
         let w_ih = Tensor::cat(&[&self.w_ih, &(&self.b_ih + &self.b_hh)?.unsqueeze(1)?], 1)?;
-        lstm_sequence(x, &w_ih, &self.w_hh)
+        lstm_sequence_from(x, &w_ih, &self.w_hh, init)
     }
 
     /// The same as `forward`, written with candle's tensor ops hop by hop: the reference the
     /// fused op is tested against (slow: a dozen graph nodes per hop).
-    fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward_reference(&self, x: &Tensor, init: Option<&LstmState>) -> Result<(Tensor, LstmState)> {
         let (b, t, _) = x.dims3()?;
         let xw = self.input_projection(x)?;
         let w_hh_t = self.w_hh.t()?;
-        let mut h = Tensor::zeros((b, self.hidden), x.dtype(), x.device())?;
-        let mut c = h.clone();
+        let (mut h, mut c) = match init {
+            Some(s) => (Tensor::from_slice(&s.h, (b, self.hidden), x.device())?, Tensor::from_slice(&s.c, (b, self.hidden), x.device())?),
+            None => (Tensor::zeros((b, self.hidden), x.dtype(), x.device())?, Tensor::zeros((b, self.hidden), x.dtype(), x.device())?),
+        };
         let mut outs = Vec::with_capacity(t);
         for step in 0..t {
             let gates = (xw.i((.., step, ..))? + h.matmul(&w_hh_t)?)?;
@@ -76,7 +78,8 @@ impl Lstm {
             h = (o * c.tanh()?)?;
             outs.push(h.clone());
         }
-        Tensor::stack(&outs, 1)
+        let last = LstmState { h: h.flatten_all()?.to_vec1()?, c: c.flatten_all()?.to_vec1()? };
+        Ok((Tensor::stack(&outs, 1)?, last))
     }
 }
 
@@ -94,6 +97,13 @@ pub struct NetOutput {
     /// (batch, time), voice-activity probability.
     pub vad: Tensor,
 }
+
+/// One LSTM layer run over a chunk from a state: the fused op or the reference.
+type LayerFn = fn(&Lstm, &Tensor, Option<&LstmState>) -> Result<(Tensor, LstmState)>;
+
+/// Every LSTM layer's state after a chunk, first layer first: where the next chunk of the same
+/// training sequences starts (truncated BPTT over a stream).
+pub type NetState = Vec<LstmState>;
 
 pub struct LullNet {
     config: ModelConfig,
@@ -124,31 +134,47 @@ impl LullNet {
 
     /// features: (batch, time, n_features).
     pub fn forward(&self, features: &Tensor) -> Result<NetOutput> {
-        self.forward_with(features, Lstm::forward, None)
+        Ok(self.forward_with(features, Lstm::forward, None, None)?.0)
     }
 
-    /// `forward` for a training step, with `dropout` on what every LSTM layer hands on.
-    pub fn forward_train(&self, features: &Tensor, dropout: Option<Dropout>) -> Result<NetOutput> {
-        self.forward_with(features, Lstm::forward, dropout)
+    /// `forward` for a training step, with `dropout` on what every LSTM layer hands on, from
+    /// the state `init` a previous chunk of the same sequences ended in (zeros if `None`);
+    /// also the state this chunk ends in.
+    pub fn forward_train(&self, features: &Tensor, dropout: Option<Dropout>, init: Option<&NetState>) -> Result<(NetOutput, NetState)> {
+        self.forward_with(features, Lstm::forward, dropout, init)
     }
 
     /// `forward` with the hop-by-hop reference LSTM instead of the fused op (for tests).
     pub fn forward_reference(&self, features: &Tensor) -> Result<NetOutput> {
-        self.forward_with(features, Lstm::forward_reference, None)
+        Ok(self.forward_with(features, Lstm::forward_reference, None, None)?.0)
+    }
+
+    /// `forward_reference` from a given state, and the state it ends in (for tests).
+    pub fn forward_reference_from(&self, features: &Tensor, init: Option<&NetState>) -> Result<(NetOutput, NetState)> {
+        self.forward_with(features, Lstm::forward_reference, None, init)
     }
 
     fn forward_with(
         &self,
         features: &Tensor,
-        lstm: fn(&Lstm, &Tensor) -> Result<Tensor>,
+        lstm: LayerFn,
         dropout: Option<Dropout>,
-    ) -> Result<NetOutput> {
+        init: Option<&NetState>,
+    ) -> Result<(NetOutput, NetState)> {
+        if let Some(init) = init {
+            if init.len() != self.layers.len() {
+                candle_core::bail!("a state of {} layers for a network of {}", init.len(), self.layers.len());
+            }
+        }
         let mut rng = dropout.map(|d| (d.p, StdRng::seed_from_u64(d.seed)));
         let mut x = features.clone();
         // With skip connections the output layer reads the features and every layer's output.
         let mut skips = vec![features.clone()];
-        for layer in &self.layers {
-            x = lstm(layer, &x)?;
+        let mut state = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (h, last) = lstm(layer, &x, init.map(|s| &s[l]))?;
+            x = h;
+            state.push(last);
             if let Some((p, rng)) = &mut rng {
                 let mask = dropout_mask(x.dims(), *p, rng, x.device())?;
                 x = (x * mask)?;
@@ -181,7 +207,7 @@ impl LullNet {
             None
         };
         let head = if head.len() == 1 { gains.clone() } else { Tensor::cat(&head, D::Minus1)? };
-        Ok(NetOutput { head, gains, taps, strength, vad })
+        Ok((NetOutput { head, gains, taps, strength, vad }, state))
     }
 }
 

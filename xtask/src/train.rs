@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::featurize::{featurize, GainTarget, Sample};
-use crate::net::{self, Dropout, LullNet};
+use crate::net::{self, Dropout, LullNet, NetState};
 
 /// One (clean, noise) pair at its sample rate, before featurisation.
 pub struct Example {
@@ -161,6 +161,15 @@ pub struct TrainOptions {
     /// before it existed.
     #[serde(default)]
     pub pesq_loss: f64,
+    /// Training sequences as streams of this many consecutive chunks of `seq_frames` hops
+    /// (`make_stream`), the network's state carried from each step to the next; 1 = every
+    /// sequence from a cold start, as before it existed.
+    #[serde(default = "one_chunk")]
+    pub stream_chunks: usize,
+}
+
+fn one_chunk() -> usize {
+    1
 }
 
 fn fourth_power() -> f64 {
@@ -355,46 +364,65 @@ pub struct DfBatch {
     pub band_to_fine: Tensor,
 }
 
-fn stack(samples: &[Sample], frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
+/// Rows `from..from + frames` of every sample's `pick` (`width` values per row), as (samples,
+/// frames, width).
+fn stack(samples: &[Sample], from: usize, frames: usize, pick: impl Fn(&Sample) -> &[f32], width: usize) -> Result<Tensor> {
     let mut v = Vec::with_capacity(samples.len() * frames * width);
     for s in samples {
-        v.extend_from_slice(&pick(s)[..frames * width]);
+        v.extend_from_slice(&pick(s)[from * width..(from + frames) * width]);
     }
     Ok(Tensor::from_vec(v, (samples.len(), frames, width), &Device::Cpu)?)
 }
 
 /// Featurises `batch` examples drawn from `rng` into tensors, band gains trained towards `target`.
 pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
+    Ok(make_stream(source, config, target, rng, batch, frames, 1)?.remove(0))
+}
+
+/// `batch` examples `chunks` × `frames` hops long, each featurised as one stream (features
+/// carry their running means and noise floors across), cut into `chunks` batches of `frames`
+/// hops: consecutive training steps, the network's state handed from each to the next
+/// (`--stream-chunks`). With one chunk, `make_batch` (the same random draws).
+pub fn make_stream(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize, chunks: usize) -> Result<Vec<Batch>> {
     let samples: Vec<Sample> = (0..batch)
         .map(|_| {
             // With lookahead the features run that many hops ahead of the targets.
-            let ex = source.example(rng, config, frames + config.lookahead);
+            let ex = source.example(rng, config, chunks * frames + config.lookahead);
             featurize(config, target, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
         })
         .collect();
-    let frames = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(frames);
-    anyhow::ensure!(frames > 0, "examples are shorter than one hop");
+    let total = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(chunks * frames);
+    // A stream shorter than asked for (audio too short) keeps its whole chunks only.
+    let (frames, chunks) = if chunks == 1 { (total, 1) } else { (frames, total / frames) };
+    anyhow::ensure!(frames > 0 && chunks > 0, "examples are shorter than one hop");
+    (0..chunks).map(|k| batch_of(&samples, config, k * frames, frames)).collect()
+}
+
+/// Hops `from..from + frames` of `samples` as one batch.
+fn batch_of(samples: &[Sample], config: &ModelConfig, from: usize, frames: usize) -> Result<Batch> {
+    let stack = |pick: fn(&Sample) -> &[f32], width: usize| stack(samples, from, frames, pick, width);
     let ng = config.n_gains();
     let df = if config.df_order > 0 {
         let spectra = |pick: fn(&Sample) -> &[f32]| -> Result<Tensor> {
-            Ok(stack(&samples, frames, pick, 2 * config.fine_bins)?.reshape((samples.len(), frames, config.fine_bins, 2))?)
+            Ok(stack(pick, 2 * config.fine_bins)?.reshape((samples.len(), frames, config.fine_bins, 2))?)
         };
         Some(DfBatch {
             mix: spectra(|s| &s.df_mix)?,
             clean: spectra(|s| &s.df_clean)?,
-            band_to_fine: stack(&samples, config.n_bands, |s| &s.band_to_fine, config.fine_bins)?,
+            // Not a time series: the band → bin map, the same for every chunk.
+            band_to_fine: self::stack(samples, 0, config.n_bands, |s| &s.band_to_fine, config.fine_bins)?,
         })
     } else {
         None
     };
     Ok(Batch {
-        features: stack(&samples, frames, |s| &s.features, config.n_features())?,
-        target: stack(&samples, frames, |s| &s.target, ng)?,
-        weight: stack(&samples, frames, |s| &s.weight, ng)?,
-        vad: stack(&samples, frames, |s| &s.vad, 1)?.squeeze(2)?,
-        band_energy: stack(&samples, frames, |s| &s.band_energy, config.n_bands)?,
+        features: stack(|s| &s.features, config.n_features())?,
+        target: stack(|s| &s.target, ng)?,
+        weight: stack(|s| &s.weight, ng)?,
+        vad: stack(|s| &s.vad, 1)?.squeeze(2)?,
+        band_energy: stack(|s| &s.band_energy, config.n_bands)?,
         df,
-        strength: if config.pitch_strength { Some(stack(&samples, frames, |s| &s.strength, config.n_bands)?) } else { None },
+        strength: if config.pitch_strength { Some(stack(|s| &s.strength, config.n_bands)?) } else { None },
     })
 }
 
@@ -403,7 +431,13 @@ pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, target: Gain
 /// cross-entropy.
 /// With `dropout` (training steps only) the network runs with it (`LullNet::forward_train`).
 pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry, dropout: Option<Dropout>) -> Result<Tensor> {
-    let out = net.forward_train(&b.features, dropout)?;
+    Ok(loss_from(net, b, asymmetry, dropout, None)?.0)
+}
+
+/// `loss` with the network started from `init` (the state the previous chunk of the same
+/// sequences ended in; zeros if `None`), and the state it ends in.
+pub fn loss_from(net: &LullNet, b: &Batch, asymmetry: Asymmetry, dropout: Option<Dropout>, init: Option<&NetState>) -> Result<(Tensor, NetState)> {
+    let (out, state) = net.forward_train(&b.features, dropout, init)?;
     let mut total = gain_loss(&out.gains, b, net.config(), asymmetry)?;
     match (&out.taps, &b.df) {
         (Some(taps), Some(df)) => {
@@ -428,7 +462,7 @@ pub fn loss(net: &LullNet, b: &Batch, asymmetry: Asymmetry, dropout: Option<Drop
     }
     let p = out.vad.clamp(1e-6, 1.0 - 1e-6)?;
     let bce = ((&b.vad * p.log()?)? + ((1.0 - &b.vad)? * (1.0 - &p)?.log()?)?)?.mean_all()?.neg()?;
-    Ok((total + (bce * 0.05)?)?)
+    Ok(((total + (bce * 0.05)?)?, state))
 }
 
 /// Sum of `per` over entries weighted by `weight`, divided by the weights' sum (+1, so an
@@ -606,38 +640,49 @@ fn spectral_error(out: &Tensor, clean: &Compressed, vad: &Tensor, over_suppressi
 
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by
 /// worker `i % workers`; batches are received in order, so a run is reproducible whatever the
-/// thread timing.
+/// thread timing. With `stream_chunks` N > 1, "batch" is a stream: steps `jN..(j+1)N` are the
+/// chunks of stream `j`, drawn from `(seed, j)` and made by worker `j % workers`.
 struct Loader {
     rx: Vec<Receiver<Result<Batch>>>,
     next: usize,
+    chunks: usize,
 }
 
 impl Loader {
     fn start(source: std::sync::Arc<dyn ExampleSource>, config: &ModelConfig, opts: &TrainOptions, first_step: usize) -> Self {
         let workers = opts.workers.max(1);
+        let chunks = opts.stream_chunks.max(1);
         let rx = (0..workers)
             .map(|w| {
                 let (tx, rx) = bounded(2);
                 let (source, config, opts) = (source.clone(), config.clone(), opts.clone());
                 std::thread::spawn(move || {
-                    let mut i = first_step + w;
-                    while i < opts.steps {
-                        let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64));
-                        let b = make_batch(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames);
-                        if tx.send(b).is_err() {
-                            return;
+                    let mut j = first_step / chunks + w;
+                    while j * chunks < opts.steps {
+                        let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(j as u64));
+                        let batches = match make_stream(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames, chunks) {
+                            Ok(b) if b.len() == chunks => b.into_iter().map(Ok).collect(),
+                            Ok(b) => vec![Err(anyhow::anyhow!("a training stream of {} chunks instead of {chunks}: its audio is too short", b.len()))],
+                            Err(e) => vec![Err(e)],
+                        };
+                        // A resumed run starts inside its first stream.
+                        let skip = if j == first_step / chunks { first_step % chunks } else { 0 };
+                        for b in batches.into_iter().skip(skip) {
+                            if tx.send(b).is_err() {
+                                return;
+                            }
                         }
-                        i += workers;
+                        j += workers;
                     }
                 });
                 rx
             })
             .collect();
-        Self { rx, next: first_step }
+        Self { rx, next: first_step, chunks }
     }
 
     fn next(&mut self) -> Result<Batch> {
-        let w = self.next % self.rx.len();
+        let w = (self.next / self.chunks) % self.rx.len();
         self.next += 1;
         self.rx[w].recv().context("data loader thread stopped")?
     }
@@ -818,12 +863,19 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     let mut ema: Option<f32> = None;
     let mut frames_done = 0usize;
     let mut last_val = state.val_loss.last().map(|v| v.1);
+    // The network's state at the end of the previous step's chunk, while its stream goes on. A
+    // run resumed inside a stream starts that stream's remaining chunks cold.
+    let mut carried: Option<NetState> = None;
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
         let batch = loader.next()?;
+        if state.step % options.stream_chunks.max(1) == 0 {
+            carried = None;
+        }
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
         // Masks drawn from the seed and the step: a resumed run draws what it would have.
         let dropout = (options.dropout > 0.0).then(|| Dropout { p: options.dropout, seed: options.seed ^ (state.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) });
-        let l = loss(&net, &batch, options.asymmetry(), dropout)?;
+        let (l, end) = loss_from(&net, &batch, options.asymmetry(), dropout, carried.as_ref())?;
+        carried = Some(end);
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;
         anyhow::ensure!(lv.is_finite(), "loss became {lv} at step {}; lower --lr", state.step);

@@ -50,7 +50,7 @@ fn refused_train(name: &str, args: &[&str]) -> String {
 
 #[test]
 fn absurd_training_options_are_refused_by_name_before_training() {
-    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5"), ("--voice-balance", "1.5"), ("--df-harm", "0.5"), ("--fourth-power", "101"), ("--pesq-loss", "11")] {
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5"), ("--voice-balance", "1.5"), ("--df-harm", "0.5"), ("--fourth-power", "101"), ("--pesq-loss", "11"), ("--stream-chunks", "0")] {
         let err = refused_train("train-options", &[flag, value]);
         assert!(err.contains(flag) && err.contains("must be in"), "{flag} {value}: {err}");
     }

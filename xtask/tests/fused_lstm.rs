@@ -70,3 +70,53 @@ fn fused_lstm_handles_a_single_hop_and_a_single_sequence() {
     let g = a.gains.sum_all().unwrap().backward().unwrap();
     assert!(g.get(varmap.data().lock().unwrap()["lstm.0.weight_ih"].as_tensor()).is_some());
 }
+
+/// A stream cut into chunks (truncated BPTT): the fused op started from the state the chunk
+/// before ended in gives what the whole sequence gives, and from a given state it matches the
+/// op-by-op reference in value and in every parameter's gradient (the state a constant).
+#[test]
+fn fused_lstm_carries_its_state_from_chunk_to_chunk() {
+    let config = ModelConfig { hidden: 16, layers: 2, n_bands: 8, ..ModelConfig::default() };
+    let mut varmap = VarMap::new();
+    let model = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    for (name, shape) in config.tensor_shapes() {
+        varmap.set_one(&name, randn(&mut rng, &shape, 0.5)).unwrap();
+    }
+    let (b, t1, t2) = (2, 13, 9);
+    let x = randn(&mut rng, &[b, t1 + t2, config.n_features()], 2.0);
+    let whole = model.forward(&x).unwrap();
+    let (first, state) = model.forward_train(&x.narrow(1, 0, t1).unwrap(), None, None).unwrap();
+    assert_eq!(state.len(), 2);
+    assert!(state.iter().all(|s| s.h.len() == b * 16 && s.c.len() == b * 16));
+    let (second, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&state)).unwrap();
+    let joined = Tensor::cat(&[&first.gains, &second.gains], 1).unwrap();
+    let d = max_abs_diff(&joined, &whole.gains);
+    assert!(d < 1e-5, "chunked and whole differ by {d}");
+    // Started from zeros instead, the second chunk differs: the state carried matters.
+    let (cold, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, None).unwrap();
+    assert!(max_abs_diff(&cold.gains, &second.gains) > 1e-3);
+
+    let x2 = x.narrow(1, t1, t2).unwrap();
+    let w_gain = randn(&mut rng, &[b, t2, config.n_gains()], 1.0);
+    let objective = |out: net::NetOutput| (out.gains * &w_gain).unwrap().sum_all().unwrap();
+    let (fused, end_fused) = model.forward_train(&x2, None, Some(&state)).unwrap();
+    let (reference, end_ref) = model.forward_reference_from(&x2, Some(&state)).unwrap();
+    assert!(max_abs_diff(&fused.gains, &reference.gains) < 1e-5);
+    for (a, r) in end_fused.iter().zip(&end_ref) {
+        let d = a.h.iter().chain(&a.c).zip(r.h.iter().chain(&r.c)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(d < 1e-5, "end states differ by {d}");
+    }
+    let g_fused = objective(fused).backward().unwrap();
+    let g_ref = objective(reference).backward().unwrap();
+    let vars = varmap.data().lock().unwrap();
+    for (name, var) in vars.iter() {
+        let (Some(a), Some(r)) = (g_fused.get(var.as_tensor()), g_ref.get(var.as_tensor())) else {
+            // The VAD's output row has no part in this objective.
+            continue;
+        };
+        let (d, scale) = (max_abs_diff(a, r), max_abs(r));
+        assert!(d <= 1e-4 * scale.max(1.0), "{name}: gradients differ by {d} (scale {scale})");
+    }
+    assert!(g_fused.get(vars["lstm.0.weight_hh"].as_tensor()).is_some());
+}
