@@ -39,7 +39,7 @@ struct FusedLstm {
     /// The state before the first hop (`None`: zeros).
     init: Option<LstmState>,
     /// `[c, i, f, g, o]` per hop, (batch, time, 5·hidden), written by the forward pass for the
-    /// backward pass. Each call of [`lstm_sequence`] makes its own op, so this is that call's.
+    /// backward pass. Each call of [`lstm_sequence_from`] makes its own op, so this is that call's.
     saved: Mutex<Vec<f32>>,
     /// The state after the last hop, written by the forward pass for the caller.
     last: Arc<Mutex<LstmState>>,
@@ -316,15 +316,10 @@ fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize
     xw
 }
 
-/// Runs the LSTM over a whole sequence from a zero state: `x` (batch, time, input), `w_ih`
-/// (4H, input + 1) with the summed biases as its last column, `w_hh` (4H, H). Returns h:
-/// (batch, time, H).
-pub fn lstm_sequence(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor) -> Result<Tensor> {
-    Ok(lstm_sequence_from(x, w_ih, w_hh, None)?.0)
-}
-
-/// `lstm_sequence` from `init` (zeros if `None`), also returning the state after the last hop,
-/// to start the next chunk of the same sequences from. `init` is a constant to the gradient.
+/// Runs the LSTM over a whole sequence from `init` (zeros if `None`): `x` (batch, time, input),
+/// `w_ih` (4H, input + 1) with the summed biases as its last column, `w_hh` (4H, H). Returns h,
+/// (batch, time, H), and the state after the last hop, to start the next chunk of the same
+/// sequences from. `init` is a constant to the gradient.
 pub fn lstm_sequence_from(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor, init: Option<&LstmState>) -> Result<(Tensor, LstmState)> {
     let hidden = w_hh.dim(D::Minus1)?;
     let last = Arc::new(Mutex::new(LstmState::default()));
