@@ -521,8 +521,10 @@ pub fn markdown(r: &Report) -> String {
     let voice = r.voice.as_ref().map(|v| format!(", the voice `{v}` only (its babble too)")).unwrap_or_default();
     let warm = match r.warm_up {
         0 => String::new(),
-        1 => ", each scored after the denoisers ran over it once before (a host's steady state, not a cold start)".into(),
-        n => format!(", each scored after the denoisers ran over it {n} times before (a host's steady state, not a cold start)"),
+        n => {
+            let times = if n == 1 { "once".to_string() } else { format!("{n} times") };
+            format!(", each scored after the denoisers ran over it {times} before (a host's steady state, not a cold start)")
+        }
     };
     let _ = writeln!(m, "{split}{voice}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises){warm}, Reduction at the default.\n", r.per_bucket, r.seconds);
     let _ = writeln!(m, "| rate | SNR dB | system | PESQ-WB | STOI | SI-SDR dB |");

@@ -122,6 +122,13 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [
     }
 }
 
+impl FusedLstm {
+    /// Sequence `bi`'s cell state before the first hop: the given state's, or `zeros`.
+    fn initial_c<'a>(&'a self, bi: usize, zeros: &'a [f32]) -> &'a [f32] {
+        self.init.as_ref().map_or(zeros, |s| &s.c[bi * self.hidden..(bi + 1) * self.hidden])
+    }
+}
+
 impl CustomOp3 for FusedLstm {
     fn name(&self) -> &'static str {
         "fused-lstm"
@@ -167,11 +174,7 @@ impl CustomOp3 for FusedLstm {
                 gg.iter_mut().for_each(|v| *v = tanh_fast(*v));
                 let base = (bi * t + step) * row;
                 let (before, from) = saved.split_at_mut(base);
-                let c_prev = match (step, &self.init) {
-                    (0, Some(init)) => &init.c[bi * hd..(bi + 1) * hd],
-                    (0, None) => &zeros[..],
-                    _ => &before[base - row..base - row + hd],
-                };
+                let c_prev = if step > 0 { &before[base - row..base - row + hd] } else { self.initial_c(bi, &zeros) };
                 let r = &mut from[..row];
                 r[hd..].copy_from_slice(g);
                 let (c, gates_out) = r.split_at_mut(hd);
@@ -219,11 +222,7 @@ impl CustomOp3 for FusedLstm {
                 let base = (bi * t + step) * row;
                 let r = &saved[base..base + row];
                 let gr_h = &grad[(bi * t + step) * hd..(bi * t + step + 1) * hd];
-                let c_prev = match (step, &self.init) {
-                    (0, Some(init)) => &init.c[bi * hd..(bi + 1) * hd],
-                    (0, None) => &zeros[..],
-                    _ => &saved[base - row..base - row + hd],
-                };
+                let c_prev = if step > 0 { &saved[base - row..base - row + hd] } else { self.initial_c(bi, &zeros) };
                 let (c, i, f, gg, o) = (&r[..hd], &r[hd..2 * hd], &r[2 * hd..3 * hd], &r[3 * hd..4 * hd], &r[4 * hd..]);
                 for j in 0..hd {
                     tc[j] = tanh_fast(c[j]);

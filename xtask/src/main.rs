@@ -585,7 +585,7 @@ fn main() -> Result<()> {
                 "the training split is what the model learned: evaluate it one voice at a time (--voice, to compare voices), or evaluate --split test or val"
             );
             anyhow::ensure!(per_bucket > 0 && seconds >= 1.0, "--per-bucket must be positive and --seconds at least 1");
-            anyhow::ensure!(warm_up <= 30, "--warm-up must be within 0..=30 passes (each costs a whole evaluation's denoising)");
+            ensure_in("--warm-up", warm_up, 0..=30)?;
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
             let started = std::time::Instant::now();

@@ -392,9 +392,11 @@ pub fn make_stream(source: &dyn ExampleSource, config: &ModelConfig, target: Gai
         })
         .collect();
     let total = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(chunks * frames);
-    // A stream shorter than asked for (audio too short) keeps its whole chunks only.
-    let (frames, chunks) = if chunks == 1 { (total, 1) } else { (frames, total / frames) };
-    anyhow::ensure!(frames > 0 && chunks > 0, "examples are shorter than one hop");
+    // One sequence may come out shorter than asked for (audio too short), as it always could; a
+    // stream must be whole, or its chunks would not line up with the steps that carry its state.
+    anyhow::ensure!(chunks == 1 || total == chunks * frames, "a training stream of {total} hops instead of {}: its audio is too short", chunks * frames);
+    let frames = if chunks == 1 { total } else { frames };
+    anyhow::ensure!(frames > 0, "examples are shorter than one hop");
     (0..chunks).map(|k| batch_of(&samples, config, k * frames, frames)).collect()
 }
 
@@ -661,8 +663,7 @@ impl Loader {
                     while j * chunks < opts.steps {
                         let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(j as u64));
                         let batches = match make_stream(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames, chunks) {
-                            Ok(b) if b.len() == chunks => b.into_iter().map(Ok).collect(),
-                            Ok(b) => vec![Err(anyhow::anyhow!("a training stream of {} chunks instead of {chunks}: its audio is too short", b.len()))],
+                            Ok(b) => b.into_iter().map(Ok).collect(),
                             Err(e) => vec![Err(e)],
                         };
                         // A resumed run starts inside its first stream.
