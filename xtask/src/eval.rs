@@ -586,21 +586,30 @@ pub fn markdown(r: &Report) -> String {
     m
 }
 
-const CARD_START: &str = "<!-- eval:start -->";
-const CARD_END: &str = "<!-- eval:end -->";
+/// The card's two evaluation sections: a cold start (what the targets are defined on)
+/// and a host's steady state (`--warm-up`), in that order, each replaced only by its own kind.
+const CARD_SECTIONS: [(&str, &str, &str); 2] = [
+    ("<!-- eval:start -->", "<!-- eval:end -->", "## Evaluation"),
+    ("<!-- eval-warm:start -->", "<!-- eval-warm:end -->", "## Evaluation in a host's steady state"),
+];
 /// What `xtask export` writes where the evaluation will go.
 pub const NOT_EVALUATED: &str = "\n_Not evaluated yet: run `cargo xtask eval --model-card weights/MODEL.md`._\n\n";
 
-/// Puts `table` into the model card's evaluation section, replacing an earlier one.
-pub fn update_model_card(card: &Path, table: &str, command: &str) -> Result<()> {
+/// Puts `table` into the model card's evaluation section for a cold start (`warm_up` 0) or a
+/// warmed-up run, replacing an earlier one of the same kind and keeping the other.
+pub fn update_model_card(card: &Path, table: &str, command: &str, warm_up: usize) -> Result<()> {
     let old = std::fs::read_to_string(card).with_context(|| format!("cannot read model card {}", card.display()))?;
-    let section = format!("{CARD_START}\n## Evaluation\n\nCommand: `{command}`\n\n{table}{CARD_END}\n");
-    let new = match (old.find(CARD_START), old.find(CARD_END)) {
-        (Some(a), Some(b)) if b > a => format!("{}{}\n{}", &old[..a], section, old[b + CARD_END.len()..].trim_start_matches('\n')),
+    let kind = usize::from(warm_up > 0);
+    let (start, end, heading) = CARD_SECTIONS[kind];
+    let section = format!("{start}\n{heading}\n\nCommand: `{command}`\n\n{table}{end}\n");
+    let new = match (old.find(start), old.find(end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{}\n{}", &old[..a], section, old[b + end.len()..].trim_start_matches('\n')),
         _ => {
-            // Replace export's "not evaluated yet" line, and go before the experiment log.
+            // Replace export's "not evaluated yet" line, and go before the sections that come
+            // later (the steady state after the cold start) and the experiment log.
             let old = old.replace(NOT_EVALUATED, "");
-            match old.find(crate::export::NOTES_HEADING) {
+            let later = CARD_SECTIONS[kind + 1..].iter().map(|s| s.0).chain([crate::export::NOTES_HEADING]);
+            match later.filter_map(|h| old.find(h)).min() {
                 Some(i) => format!("{}\n{}\n{}", old[..i].trim_end(), section, &old[i..]),
                 None => format!("{}\n{}", old.trim_end(), section),
             }

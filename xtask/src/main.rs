@@ -320,7 +320,8 @@ enum Command {
         no_deep_filter: bool,
         #[arg(long, default_value = "target/eval.json")]
         json: PathBuf,
-        /// Also write the table into this model card's evaluation section.
+        /// Also write the table into this model card's evaluation section (with --warm-up, its
+        /// steady-state section, which keeps the cold start's beside it).
         #[arg(long)]
         model_card: Option<PathBuf>,
     },
@@ -599,7 +600,7 @@ fn main() -> Result<()> {
             println!("wrote {} in {:.1} min", json.display(), started.elapsed().as_secs_f64() / 60.0);
             if let Some(card) = model_card {
                 let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
-                xtask::eval::update_model_card(&card, &table, &command)?;
+                xtask::eval::update_model_card(&card, &table, &command, warm_up)?;
                 println!("updated {}", card.display());
             }
             Ok(())

@@ -126,15 +126,19 @@ fn smoke_train_lowers_loss_resumes_and_exports() {
     xtask::export::export(&dir, &weights).unwrap();
     let card = std::fs::read_to_string(&card_path).unwrap();
     assert!(card.contains("- a note") && card.contains("Not evaluated yet"), "{card}");
-    for table in ["| first table |\n", "| second table |\n"] {
-        xtask::eval::update_model_card(&card_path, table, "cargo xtask eval").unwrap();
+    // The steady state (`--warm-up`) has a section of its own after the cold start's, whichever
+    // is written first.
+    for (table, warm_up) in [("| first warm |\n", 15), ("| first table |\n", 0), ("| second table |\n", 0), ("| second warm |\n", 15)] {
+        xtask::eval::update_model_card(&card_path, table, "cargo xtask eval", warm_up).unwrap();
     }
     let card = std::fs::read_to_string(&card_path).unwrap();
-    assert!(!card.contains("Not evaluated yet") && !card.contains("first table"), "{card}");
-    let (table, notes) = (card.find("| second table |").unwrap(), card.find("## What was tried").unwrap());
-    assert!(table < notes && card.contains("- a note"), "{card}");
-    // Replaced twice, the section still ends in a blank line before the next heading.
-    assert!(card.contains("-->\n\n## What was tried"), "{card}");
+    assert!(!card.contains("Not evaluated yet") && !card.contains("first table") && !card.contains("first warm"), "{card}");
+    let at = |s: &str| card.find(s).unwrap_or_else(|| panic!("no {s:?} in {card}"));
+    let (table, warm, notes) = (at("| second table |"), at("| second warm |"), at("## What was tried"));
+    assert!(table < at("## Evaluation in a host's steady state") && warm > table && warm < notes && card.contains("- a note"), "{card}");
+    assert_eq!(card.matches("## Evaluation").count(), 2, "{card}");
+    // Replaced twice, each section still ends in a blank line before the next heading.
+    assert!(card.contains("-->\n\n<!-- eval-warm:start -->") && card.contains("-->\n\n## What was tried"), "{card}");
 
     // A run on the real corpus names its data and licences, and the generated voice only when
     // it drew on it.
