@@ -643,15 +643,16 @@ fn spectral_error(out: &Tensor, clean: &Compressed, vad: &Tensor, over_suppressi
 /// Batches from worker threads. Batch `i` is drawn from an RNG seeded by `(seed, i)` and made by
 /// worker `i % workers`; batches are received in order, so a run is reproducible whatever the
 /// thread timing. With `stream_chunks` N > 1, "batch" is a stream: steps `jN..(j+1)N` are the
-/// chunks of stream `j`, drawn from `(seed, j)` and made by worker `j % workers`.
-struct Loader {
+/// chunks of stream `j`, drawn from `(seed, j)` and made by worker `j % workers`. Started at a
+/// resumed run's step, it hands out what a fresh run would from that step on (`next_batch`).
+pub struct Loader {
     rx: Vec<Receiver<Result<Batch>>>,
     next: usize,
     chunks: usize,
 }
 
 impl Loader {
-    fn start(source: std::sync::Arc<dyn ExampleSource>, config: &ModelConfig, opts: &TrainOptions, first_step: usize) -> Self {
+    pub fn start(source: std::sync::Arc<dyn ExampleSource>, config: &ModelConfig, opts: &TrainOptions, first_step: usize) -> Self {
         let workers = opts.workers.max(1);
         let chunks = opts.stream_chunks.max(1);
         let rx = (0..workers)
@@ -659,7 +660,12 @@ impl Loader {
                 let (tx, rx) = bounded(2);
                 let (source, config, opts) = (source.clone(), config.clone(), opts.clone());
                 std::thread::spawn(move || {
-                    let mut j = first_step / chunks + w;
+                    // This worker's first stream: the first from the resumed one on that is
+                    // this worker's by `j % workers`, the rule `next` reads by. (Starting at
+                    // `first + w` swapped the workers' streams after an odd resume and left
+                    // the last stream unmade, ending the run with "data loader thread stopped".)
+                    let first = first_step / chunks;
+                    let mut j = first + (w + workers - first % workers) % workers;
                     while j * chunks < opts.steps {
                         let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(j as u64));
                         let batches = match make_stream(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames, chunks) {
@@ -667,7 +673,7 @@ impl Loader {
                             Err(e) => vec![Err(e)],
                         };
                         // A resumed run starts inside its first stream.
-                        let skip = if j == first_step / chunks { first_step % chunks } else { 0 };
+                        let skip = if j == first { first_step % chunks } else { 0 };
                         for b in batches.into_iter().skip(skip) {
                             if tx.send(b).is_err() {
                                 return;
@@ -682,7 +688,7 @@ impl Loader {
         Self { rx, next: first_step, chunks }
     }
 
-    fn next(&mut self) -> Result<Batch> {
+    pub fn next_batch(&mut self) -> Result<Batch> {
         let w = (self.next / self.chunks) % self.rx.len();
         self.next += 1;
         self.rx[w].recv().context("data loader thread stopped")?
@@ -868,7 +874,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     // run resumed inside a stream starts that stream's remaining chunks cold.
     let mut carried: Option<NetState> = None;
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
-        let batch = loader.next()?;
+        let batch = loader.next_batch()?;
         if state.step % options.stream_chunks.max(1) == 0 {
             carried = None;
         }

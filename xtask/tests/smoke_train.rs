@@ -349,6 +349,28 @@ fn the_seed_reproduces_a_run_and_dropout_changes_it() {
 /// from one to the next. Such a run is reproducible with two loader threads taking turns by
 /// stream, resumes inside a stream (step 10 of streams of 3), lowers the loss, and says so on
 /// its card.
+/// Started at a resumed run's step, with two workers, the loader hands out exactly the batches a
+/// fresh run would from that step on, to the last one: after a resume at an odd batch or
+/// stream, or inside a stream.
+#[test]
+fn a_resumed_loader_hands_out_what_a_fresh_one_would() {
+    let config = ModelConfig { hidden: 8, layers: 1, ..ModelConfig::default() };
+    for (chunks, first_step) in [(1, 3), (3, 3), (3, 4), (3, 8)] {
+        let mut r = request(&config, std::path::Path::new("unused"), 12, 5, false);
+        r.options.stream_chunks = chunks;
+        r.options.workers = 2;
+        r.options.batch = 2;
+        r.options.seq_frames = 20;
+        let features = |first: usize| -> Vec<Vec<Vec<Vec<f32>>>> {
+            let mut loader = train::Loader::start(Arc::new(SyntheticSource), &config, &r.options, first);
+            (first..12).map(|_| loader.next_batch().expect("a batch for every step").features.to_vec3().unwrap()).collect()
+        };
+        let fresh = features(0);
+        assert!(fresh[first_step] != fresh[first_step - 1], "the batches differ from step to step");
+        assert!(features(first_step) == fresh[first_step..], "{chunks} chunks, resumed at step {first_step}");
+    }
+}
+
 #[test]
 fn smoke_train_on_streams_is_reproducible_resumes_inside_a_stream_and_lowers_loss() {
     let config = ModelConfig { hidden: 16, layers: 2, ..ModelConfig::default() };
