@@ -114,6 +114,9 @@ fn model_card(s: &RunState) -> String {
             o.stream_chunks,
             o.stream_chunks as f64 * o.seq_frames as f64 * s.config.hop_ms as f64 / 1000.0
         );
+        if o.cold_rows() > 0 {
+            let _ = writeln!(m, "- {} of each batch's {} sequences cold throughout: every chunk a mixture of its own, started from zeros (`--stream-cold-share {}`)", o.cold_rows(), o.batch, o.stream_cold_share);
+        }
     }
     if o.pesq_loss != 0.0 {
         let _ = writeln!(m, "- Plus a PESQ-shaped term on the bands below 8 kHz, weight {} (`--pesq-loss`)", o.pesq_loss);

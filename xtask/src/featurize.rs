@@ -45,6 +45,42 @@ pub struct Sample {
     pub band_energy: Vec<f32>,
 }
 
+impl Sample {
+    /// The first `frames` hops only.
+    pub fn truncate(&mut self, frames: usize) {
+        if frames >= self.frames {
+            return;
+        }
+        let Sample { frames: old, features, target, weight, vad, df_mix, df_clean, band_to_fine: _, strength, band_energy } = self;
+        for v in [features, target, weight, vad, df_mix, df_clean, strength, band_energy] {
+            // Each series holds the same number of values per hop (none if it is unused).
+            v.truncate(v.len() / *old * frames);
+        }
+        *old = frames;
+    }
+
+    /// `next`'s hops after this one's, as one sample: two sequences that the network sees
+    /// back to back but that were featurised each alone. `band_to_fine` is no time series and
+    /// stays.
+    pub fn append(&mut self, next: Sample) {
+        // Named in full, so a new field cannot be forgotten here.
+        let Sample { frames, features, target, weight, vad, df_mix, df_clean, band_to_fine: _, strength, band_energy } = next;
+        self.frames += frames;
+        for (to, from) in [
+            (&mut self.features, features),
+            (&mut self.target, target),
+            (&mut self.weight, weight),
+            (&mut self.vad, vad),
+            (&mut self.df_mix, df_mix),
+            (&mut self.df_clean, df_clean),
+            (&mut self.strength, strength),
+            (&mut self.band_energy, band_energy),
+        ] {
+            to.extend(from);
+        }
+    }
+}
+
 /// Speech frames are those within this many dB of the clip's loudest frame.
 const VAD_RANGE_DB: f32 = 30.0;
 

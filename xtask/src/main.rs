@@ -244,6 +244,11 @@ enum Command {
         /// cold start drifts after that (`eval --warm-up`). 1..=100.
         #[arg(long, default_value_t = 1)]
         stream_chunks: usize,
+        /// With --stream-chunks: this fraction of each batch's sequences stays cold 3 s
+        /// sequences, each chunk a mixture of its own started from zeros, so the model keeps
+        /// learning the cold start a plugin has too. 0..=1; 0 = all streams.
+        #[arg(long, default_value_t = 0.0)]
+        stream_cold_share: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -383,7 +388,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
-            comb_target, df_harm, fourth_power, pesq_loss, stream_chunks,
+            comb_target, df_harm, fourth_power, pesq_loss, stream_chunks, stream_cold_share,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -428,6 +433,9 @@ fn main() -> Result<()> {
             ensure_in("--pesq-loss", pesq_loss, 0.0..=10.0)?;
             let stream_chunks = pick!(options.stream_chunks);
             ensure_in("--stream-chunks", stream_chunks, 1..=100)?;
+            let stream_cold_share = pick!(options.stream_cold_share);
+            ensure_in("--stream-cold-share", stream_cold_share, 0.0..=1.0)?;
+            anyhow::ensure!(stream_cold_share == 0.0 || stream_chunks > 1, "--stream-cold-share keeps some sequences cold among streams: it needs --stream-chunks above 1");
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
@@ -563,6 +571,7 @@ fn main() -> Result<()> {
                 fourth_power,
                 pesq_loss,
                 stream_chunks,
+                stream_cold_share,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -166,6 +166,12 @@ pub struct TrainOptions {
     /// sequence from a cold start, as before it existed.
     #[serde(default = "one_chunk")]
     pub stream_chunks: usize,
+    /// With streams, this fraction of each batch's sequences (`cold_rows`) stays cold 3 s
+    /// sequences: every chunk of theirs is a mixture of its own, featurised alone, and the
+    /// network starts it from zeros, so the cold start a plugin also has keeps being trained.
+    /// 0 = all streams.
+    #[serde(default)]
+    pub stream_cold_share: f64,
 }
 
 fn one_chunk() -> usize {
@@ -192,6 +198,12 @@ fn legacy_level_max() -> f64 {
 }
 
 impl TrainOptions {
+    /// How many of a batch's sequences (its first rows) start cold at every step of a stream
+    /// (`stream_cold_share`); without streams every sequence does anyway.
+    pub fn cold_rows(&self) -> usize {
+        if self.stream_chunks > 1 { ((self.stream_cold_share * self.batch as f64).round() as usize).min(self.batch) } else { 0 }
+    }
+
     pub fn gain_target(&self) -> GainTarget {
         if self.comb_target { GainTarget::Comb } else { GainTarget::Plain }
     }
@@ -376,21 +388,42 @@ fn stack(samples: &[Sample], from: usize, frames: usize, pick: impl Fn(&Sample) 
 
 /// Featurises `batch` examples drawn from `rng` into tensors, band gains trained towards `target`.
 pub fn make_batch(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize) -> Result<Batch> {
-    Ok(make_stream(source, config, target, rng, batch, frames, 1)?.remove(0))
+    Ok(make_stream(source, config, target, rng, batch, frames, 1, 0)?.remove(0))
 }
 
 /// `batch` examples `chunks` × `frames` hops long, each featurised as one stream (features
 /// carry their running means and noise floors across), cut into `chunks` batches of `frames`
 /// hops: consecutive training steps, the network's state handed from each to the next
 /// (`--stream-chunks`). With one chunk, `make_batch` (the same random draws).
-pub fn make_stream(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize, chunks: usize) -> Result<Vec<Batch>> {
+///
+/// The first `cold_rows` sequences are not streams: each of their chunks is a mixture of its own,
+/// featurised alone, as a batch without streams would hold (the training loop starts them cold).
+#[allow(clippy::too_many_arguments)]
+pub fn make_stream(source: &dyn ExampleSource, config: &ModelConfig, target: GainTarget, rng: &mut StdRng, batch: usize, frames: usize, chunks: usize, cold_rows: usize) -> Result<Vec<Batch>> {
+    // With lookahead the features run that many hops ahead of the targets.
+    let mut sample = |hops: usize| {
+        let ex = source.example(rng, config, hops + config.lookahead);
+        featurize(config, target, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
+    };
     let samples: Vec<Sample> = (0..batch)
-        .map(|_| {
-            // With lookahead the features run that many hops ahead of the targets.
-            let ex = source.example(rng, config, chunks * frames + config.lookahead);
-            featurize(config, target, ex.rate, &ex.clean, &ex.noise, &ex.utterances)
+        .map(|row| {
+            if row >= cold_rows || chunks == 1 {
+                return Ok(sample(chunks * frames));
+            }
+            // Chunk k must sit at hops k × frames, as a stream's does.
+            let mut chunk = || {
+                let mut s = sample(frames);
+                anyhow::ensure!(s.frames >= frames, "a cold training sequence of {} hops instead of {frames}: its audio is too short", s.frames);
+                s.truncate(frames);
+                Ok(s)
+            };
+            let mut whole = chunk()?;
+            for _ in 1..chunks {
+                whole.append(chunk()?);
+            }
+            Ok(whole)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let total = samples.iter().map(|s| s.frames).min().unwrap_or(0).min(chunks * frames);
     // One sequence may come out shorter than asked for (audio too short), as it always could; a
     // stream must be whole, or its chunks would not line up with the steps that carry its state.
@@ -668,7 +701,7 @@ impl Loader {
                     let mut j = first + (w + workers - first % workers) % workers;
                     while j * chunks < opts.steps {
                         let mut rng = StdRng::seed_from_u64(opts.seed.wrapping_mul(1_000_003).wrapping_add(j as u64));
-                        let batches = match make_stream(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames, chunks) {
+                        let batches = match make_stream(source.as_ref(), &config, opts.gain_target(), &mut rng, opts.batch, opts.seq_frames, chunks, opts.cold_rows()) {
                             Ok(b) => b.into_iter().map(Ok).collect(),
                             Err(e) => vec![Err(e)],
                         };
@@ -881,7 +914,13 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
         // Masks drawn from the seed and the step: a resumed run draws what it would have.
         let dropout = (options.dropout > 0.0).then(|| Dropout { p: options.dropout, seed: options.seed ^ (state.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) });
-        let (l, end) = loss_from(&net, &batch, options.asymmetry(), dropout, carried.as_ref())?;
+        let (l, mut end) = loss_from(&net, &batch, options.asymmetry(), dropout, carried.as_ref())?;
+        // The cold rows start every chunk from zeros, as a plugin starts.
+        for layer in &mut end {
+            let width = layer.h.len() / options.batch;
+            layer.h[..options.cold_rows() * width].fill(0.0);
+            layer.c[..options.cold_rows() * width].fill(0.0);
+        }
         carried = Some(end);
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;

@@ -50,7 +50,7 @@ fn refused_train(name: &str, args: &[&str]) -> String {
 
 #[test]
 fn absurd_training_options_are_refused_by_name_before_training() {
-    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5"), ("--voice-balance", "1.5"), ("--df-harm", "0.5"), ("--fourth-power", "101"), ("--pesq-loss", "11"), ("--stream-chunks", "0")] {
+    for (flag, value) in [("--over-suppression", "0.5"), ("--under-suppression", "1000"), ("--gain-power", "NaN"), ("--noise-speed-perturb", "0.9"), ("--loudness-weight", "2"), ("--low-snr-emphasis", "0.1"), ("--speech-subset", "0"), ("--voice-subset", "1.5"), ("--voice-balance", "1.5"), ("--df-harm", "0.5"), ("--fourth-power", "101"), ("--pesq-loss", "11"), ("--stream-chunks", "0"), ("--stream-cold-share", "1.5")] {
         let err = refused_train("train-options", &[flag, value]);
         assert!(err.contains(flag) && err.contains("must be in"), "{flag} {value}: {err}");
     }
@@ -60,6 +60,12 @@ fn absurd_training_options_are_refused_by_name_before_training() {
 fn comb_targets_for_a_model_that_predicts_its_own_pitch_strength_are_refused() {
     let err = refused_train("comb-strength", &["--comb-target", "--pitch-strength"]);
     assert!(err.contains("--comb-target") && err.contains("--pitch-strength"), "{err}");
+}
+
+#[test]
+fn cold_sequences_among_streams_without_streams_are_refused() {
+    let err = refused_train("cold-share", &["--stream-cold-share", "0.5"]);
+    assert!(err.contains("--stream-cold-share") && err.contains("--stream-chunks"), "{err}");
 }
 
 #[test]

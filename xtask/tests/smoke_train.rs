@@ -51,6 +51,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             fourth_power: xtask::train::FOURTH_POWER,
             pesq_loss: 0.0,
             stream_chunks: 1,
+            stream_cold_share: 0.0,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
@@ -371,19 +372,49 @@ fn a_resumed_loader_hands_out_what_a_fresh_one_would() {
     }
 }
 
+/// A stream batch's cold rows (`--stream-cold-share`) hold, chunk by chunk, the independent
+/// sequences a batch without streams would: the same draws, featurised each alone. The other
+/// rows stay streams, featurised whole.
+#[test]
+fn a_streams_cold_rows_are_sequences_of_their_own() {
+    use rand::SeedableRng;
+    let config = ModelConfig { hidden: 8, layers: 1, ..ModelConfig::default() };
+    let target = xtask::featurize::GainTarget::Plain;
+    let (batch, frames, chunks) = (2, 20, 3);
+    let rows = |b: &train::Batch| -> Vec<Vec<Vec<f32>>> { b.features.to_vec3().unwrap() };
+    let rng = || rand::rngs::StdRng::seed_from_u64(11);
+    let all_cold = train::make_stream(&SyntheticSource, &config, target, &mut rng(), batch, frames, chunks, batch).unwrap();
+    let plain = rows(&train::make_batch(&SyntheticSource, &config, target, &mut rng(), batch * chunks, frames).unwrap());
+    for (k, chunk) in all_cold.iter().enumerate() {
+        for (r, row) in rows(chunk).into_iter().enumerate() {
+            assert!(row == plain[r * chunks + k], "row {r}, chunk {k}");
+        }
+    }
+    // One cold row: the stream row is no plain sequence, its chunks continue one another.
+    let mixed = train::make_stream(&SyntheticSource, &config, target, &mut rng(), batch, frames, chunks, 1).unwrap();
+    assert!(rows(&mixed[1])[0] == plain[1], "the cold row comes first");
+    let streamed: Vec<Vec<Vec<f32>>> = mixed.iter().map(|c| rows(c).remove(1)).collect();
+    assert!(streamed.iter().all(|c| !plain.contains(c)), "the second row is a stream");
+}
+
 #[test]
 fn smoke_train_on_streams_is_reproducible_resumes_inside_a_stream_and_lowers_loss() {
     let config = ModelConfig { hidden: 16, layers: 2, ..ModelConfig::default() };
-    let streamed = |tag: &str| {
+    let streamed = |tag: &str, cold_share: f64| {
         trained_weights(&config, tag, 7, |o| {
             o.stream_chunks = 3;
             o.workers = 2;
+            o.stream_cold_share = cold_share;
         })
     };
-    let (a, a_dir) = streamed("stream-a");
-    let (b, b_dir) = streamed("stream-b");
+    let (a, a_dir) = streamed("stream-a", 0.0);
+    let (b, b_dir) = streamed("stream-b", 0.0);
     assert!(a == b, "the same seed trained different weights on streams");
-    for d in [a_dir, b_dir] {
+    // Half the sequences kept cold is another run, and reproducible too.
+    let (c, c_dir) = streamed("stream-c", 0.5);
+    let (d, d_dir) = streamed("stream-d", 0.5);
+    assert!(c == d && c != a, "cold rows: reproducible, and not the same run as all streams");
+    for d in [a_dir, b_dir, c_dir, d_dir] {
         let _ = std::fs::remove_dir_all(d);
     }
 
@@ -393,6 +424,7 @@ fn smoke_train_on_streams_is_reproducible_resumes_inside_a_stream_and_lowers_los
     let request = |steps, resume| {
         let mut r = request(&config, &dir, steps, 8, resume);
         r.options.stream_chunks = 3;
+        r.options.stream_cold_share = 0.25;
         r
     };
     let first = train::train(request(10, false)).unwrap();
@@ -402,5 +434,6 @@ fn smoke_train_on_streams_is_reproducible_resumes_inside_a_stream_and_lowers_los
     let weights = loss_fell_and_export_loads(&state, &config, &dir);
     let card = std::fs::read_to_string(weights.join("MODEL.md")).unwrap();
     assert!(card.contains("Sequences as streams of 3 chunks (1.8 s), the network's state carried from step to step (`--stream-chunks`)"), "{card}");
+    assert!(card.contains("- 1 of each batch's 4 sequences cold throughout: every chunk a mixture of its own, started from zeros (`--stream-cold-share 0.25`)"), "{card}");
     let _ = std::fs::remove_dir_all(&dir);
 }
