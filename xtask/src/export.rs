@@ -99,6 +99,13 @@ fn model_card(s: &RunState) -> String {
     let dropout = if o.dropout > 0.0 { format!(", dropout {} between layers", o.dropout) } else { String::new() };
     let _ = writeln!(m, "- {} steps × {} sequences × {} hops, AdamW lr {} (warm-up, cosine decay), weight decay {}{dropout}, seed {}", s.step, o.batch, o.seq_frames, o.lr, o.weight_decay, o.seed);
     let _ = writeln!(m, "- Training time: {:.1} min on CPU, {:.0} frames/s", s.elapsed_s / 60.0, s.frames_per_s);
+    if let Some(base) = &s.base {
+        // Indented under one bullet, the base's own lines (and its base's) keep their order.
+        let _ = writeln!(m, "- Fine-tuned (`--init-weights`) from weights trained as follows:");
+        for line in base.lines() {
+            let _ = writeln!(m, "  {line}");
+        }
+    }
     if o.comb_target {
         let _ = writeln!(m, "- Band gains trained towards their ideal after the pitch filter (`--comb-target`)");
     }

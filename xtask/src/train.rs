@@ -340,6 +340,10 @@ pub struct RunState {
     pub val_loss: Vec<(usize, f32)>,
     pub frames_per_s: f64,
     pub command: String,
+    /// A fine-tune's starting point (`--init-weights`): the training section of the model card
+    /// beside those weights, so the new card still shows every command that shaped the weights.
+    #[serde(default)]
+    pub base: Option<String>,
 }
 
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
@@ -767,11 +771,15 @@ pub fn load_state(dir: &Path) -> Result<RunState> {
 /// An exported model's tensors, read by `init_weights_for` and checked against the
 /// configuration it was given: the only way to build one, so `init_from_weights` cannot be
 /// handed tensors of another model.
-pub struct InitWeights(Vec<Vec<f32>>);
+pub struct InitWeights {
+    tensors: Vec<Vec<f32>>,
+    /// How the weights were made (`RunState::base`).
+    provenance: String,
+}
 
 impl std::fmt::Debug for InitWeights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "InitWeights({} tensors)", self.0.len())
+        write!(f, "InitWeights({} tensors)", self.tensors.len())
     }
 }
 
@@ -780,7 +788,7 @@ impl std::fmt::Debug for InitWeights {
 /// optimizer's moments start afresh.
 pub fn init_from_weights(varmap: &VarMap, config: &ModelConfig, weights: InitWeights) -> Result<()> {
     let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("variable map poisoned"))?;
-    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(weights.0) {
+    for ((name, shape), values) in config.tensor_shapes().into_iter().zip(weights.tensors) {
         let var = data.get(&name).ok_or_else(|| anyhow::anyhow!("network has no variable `{name}`"))?;
         var.set(&Tensor::from_vec(values, shape, &Device::Cpu)?)?;
     }
@@ -798,7 +806,21 @@ pub fn init_weights_for(config: &ModelConfig, path: &Path) -> Result<InitWeights
         path.display(),
         serde_json::to_string(&found)?
     );
-    Ok(InitWeights(tensors))
+    Ok(InitWeights { tensors, provenance: provenance(path) })
+}
+
+/// The training section of the model card `xtask export` wrote beside the weights at `path`
+/// (a fine-tune's base may itself be a fine-tune: its section names its own base), or a line
+/// that says there was none.
+fn provenance(path: &Path) -> String {
+    let card = path.with_file_name("MODEL.md");
+    let heading = "## Training\n";
+    let section = std::fs::read_to_string(&card).ok().and_then(|text| {
+        let start = text.find(heading)? + heading.len();
+        let end = text[start..].find("\n## ").map_or(text.len(), |i| start + i);
+        Some(text[start..end].trim().to_string())
+    });
+    section.unwrap_or_else(|| format!("- {} (no model card beside it says how it was trained)", path.display()))
 }
 
 /// Builds the network and loads a run's checkpoint into it.
@@ -846,6 +868,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     } else {
         let varmap = VarMap::new();
         let net = net::build(&config, &varmap, &Device::Cpu, options.seed)?;
+        let base = init_weights.as_ref().map(|w| w.provenance.clone());
         if let Some(weights) = init_weights {
             init_from_weights(&varmap, &config, weights)?;
         }
@@ -859,6 +882,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
             val_loss: vec![],
             frames_per_s: 0.0,
             command,
+            base,
         };
         (state, varmap, net)
     };

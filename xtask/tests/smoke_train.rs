@@ -240,6 +240,24 @@ fn a_new_run_starts_from_exported_weights_of_its_configuration_only() {
     let second = train::train(r).unwrap();
     let (a0, a1, b0) = (first.val_loss[0].1, first.val_loss.last().unwrap().1, second.val_loss[0].1);
     assert!(b0 < a1 + 0.25 * (a0 - a1), "fine-tune began at {b0}, the first run went from {a0} to {a1}");
+    // The fine-tune's card names how its starting point was trained, and a fine-tune of that
+    // fine-tune names both, the latest first.
+    xtask::export::export(&dir.join("second"), &dir.join("weights2")).unwrap();
+    let mut r = request(&config, &dir.join("third"), 5, 4, false);
+    r.init_weights = Some(train::init_weights_for(&config, &dir.join("weights2/lull.safetensors")).unwrap());
+    train::train(r).unwrap();
+    xtask::export::export(&dir.join("third"), &dir.join("weights3")).unwrap();
+    let card = std::fs::read_to_string(dir.join("weights3/MODEL.md")).unwrap();
+    let training = &card[card.find("## Training\n").unwrap()..];
+    let training = &training[..training[1..].find("\n## ").map_or(training.len(), |i| i + 1)];
+    assert_eq!(training.matches("- Fine-tuned (`--init-weights`) from weights trained as follows:").count(), 2, "{training}");
+    assert!(training.contains("\n  - 10 steps × 4 sequences") && training.contains("\n    - 30 steps × 4 sequences"), "{training}");
+    assert!(training.find("seed 4").unwrap() < training.find("seed 3").unwrap(), "{training}");
+    // Weights without a card beside them say so.
+    std::fs::copy(&file, dir.join("bare.safetensors")).unwrap();
+    let mut r = request(&config, &dir.join("fourth"), 5, 4, false);
+    r.init_weights = Some(train::init_weights_for(&config, &dir.join("bare.safetensors")).unwrap());
+    assert!(train::train(r).unwrap().base.unwrap().contains("no model card beside it"));
 
     let other = ModelConfig { hidden: 24, ..config.clone() };
     let err = train::init_weights_for(&other, &file).unwrap_err();
