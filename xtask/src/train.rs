@@ -698,7 +698,7 @@ impl Loader {
                 let (source, config, opts) = (source.clone(), config.clone(), opts.clone());
                 std::thread::spawn(move || {
                     // This worker's first stream: the first from the resumed one on that is
-                    // this worker's by `j % workers`, the rule `next` reads by. (Starting at
+                    // this worker's by `j % workers`, the rule `next_batch` reads by. (Starting at
                     // `first + w` swapped the workers' streams after an odd resume and left
                     // the last stream unmade, ending the run with "data loader thread stopped".)
                     let first = first_step / chunks;
