@@ -46,37 +46,32 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// Every per-hop series, each holding the same number of values per hop (none if it is
+    /// unused). Named in full, so a new field cannot be forgotten here; `band_to_fine` is no
+    /// time series.
+    fn series_mut(&mut self) -> [&mut Vec<f32>; 8] {
+        let Sample { frames: _, features, target, weight, vad, df_mix, df_clean, band_to_fine: _, strength, band_energy } = self;
+        [features, target, weight, vad, df_mix, df_clean, strength, band_energy]
+    }
+
     /// The first `frames` hops only.
     pub fn truncate(&mut self, frames: usize) {
         if frames >= self.frames {
             return;
         }
-        let Sample { frames: old, features, target, weight, vad, df_mix, df_clean, band_to_fine: _, strength, band_energy } = self;
-        for v in [features, target, weight, vad, df_mix, df_clean, strength, band_energy] {
-            // Each series holds the same number of values per hop (none if it is unused).
-            v.truncate(v.len() / *old * frames);
+        let old = self.frames;
+        for v in self.series_mut() {
+            v.truncate(v.len() / old * frames);
         }
-        *old = frames;
+        self.frames = frames;
     }
 
     /// `next`'s hops after this one's, as one sample: two sequences that the network sees
-    /// back to back but that were featurised each alone. `band_to_fine` is no time series and
-    /// stays.
-    pub fn append(&mut self, next: Sample) {
-        // Named in full, so a new field cannot be forgotten here.
-        let Sample { frames, features, target, weight, vad, df_mix, df_clean, band_to_fine: _, strength, band_energy } = next;
-        self.frames += frames;
-        for (to, from) in [
-            (&mut self.features, features),
-            (&mut self.target, target),
-            (&mut self.weight, weight),
-            (&mut self.vad, vad),
-            (&mut self.df_mix, df_mix),
-            (&mut self.df_clean, df_clean),
-            (&mut self.strength, strength),
-            (&mut self.band_energy, band_energy),
-        ] {
-            to.extend(from);
+    /// back to back but that were featurised each alone. `band_to_fine` stays.
+    pub fn append(&mut self, mut next: Sample) {
+        self.frames += next.frames;
+        for (to, from) in self.series_mut().into_iter().zip(next.series_mut()) {
+            to.append(from);
         }
     }
 }

@@ -725,10 +725,14 @@ impl Loader {
         Self { rx, next: first_step, chunks }
     }
 
-    pub fn next_batch(&mut self) -> Result<Batch> {
-        let w = (self.next / self.chunks) % self.rx.len();
+    /// The next step's batch, and whether it is the first chunk of a stream (so the network
+    /// starts it from zeros). The stream rule lives here only.
+    pub fn next_batch(&mut self) -> Result<(Batch, bool)> {
+        let step = self.next;
+        let w = (step / self.chunks) % self.rx.len();
         self.next += 1;
-        self.rx[w].recv().context("data loader thread stopped")?
+        let batch = self.rx[w].recv().context("data loader thread stopped")??;
+        Ok((batch, step.is_multiple_of(self.chunks)))
     }
 }
 
@@ -930,9 +934,10 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
     // The network's state at the end of the previous step's chunk, while its stream goes on. A
     // run resumed inside a stream starts that stream's remaining chunks cold.
     let mut carried: Option<NetState> = None;
+    let cold_rows = options.cold_rows();
     while progress(&options, state.step, state.elapsed_s) < 1.0 {
-        let batch = loader.next_batch()?;
-        if state.step % options.stream_chunks.max(1) == 0 {
+        let (batch, starts_stream) = loader.next_batch()?;
+        if starts_stream {
             carried = None;
         }
         opt.set_learning_rate(lr_at(&options, progress(&options, state.step, state.elapsed_s)));
@@ -942,8 +947,8 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         // The cold rows start every chunk from zeros, as a plugin starts.
         for layer in &mut end {
             let width = layer.h.len() / options.batch;
-            layer.h[..options.cold_rows() * width].fill(0.0);
-            layer.c[..options.cold_rows() * width].fill(0.0);
+            layer.h[..cold_rows * width].fill(0.0);
+            layer.c[..cold_rows * width].fill(0.0);
         }
         carried = Some(end);
         opt.backward_step(&l)?;

@@ -380,10 +380,20 @@ fn a_resumed_loader_hands_out_what_a_fresh_one_would() {
         r.options.workers = 2;
         r.options.batch = 2;
         r.options.seq_frames = 20;
-        let features = |first: usize| -> Vec<Vec<Vec<Vec<f32>>>> {
+        let loaded = |first: usize| -> Vec<(Vec<Vec<Vec<f32>>>, bool)> {
             let mut loader = train::Loader::start(Arc::new(SyntheticSource), &config, &r.options, first);
-            (first..12).map(|_| loader.next_batch().expect("a batch for every step").features.to_vec3().unwrap()).collect()
+            (first..12)
+                .map(|_| {
+                    let (batch, starts_stream) = loader.next_batch().expect("a batch for every step");
+                    (batch.features.to_vec3().unwrap(), starts_stream)
+                })
+                .collect()
         };
+        let features = |first: usize| -> Vec<Vec<Vec<Vec<f32>>>> { loaded(first).into_iter().map(|(f, _)| f).collect() };
+        // A stream starts every `chunks` steps, counted from the run's start whatever step the
+        // loader was started at.
+        let starts: Vec<usize> = loaded(first_step).iter().zip(first_step..).filter(|((_, s), _)| *s).map(|(_, step)| step).collect();
+        assert_eq!(starts, (first_step..12).filter(|s| s % chunks == 0).collect::<Vec<_>>(), "{chunks} chunks from step {first_step}");
         let fresh = features(0);
         assert!(fresh[first_step] != fresh[first_step - 1], "the batches differ from step to step");
         assert!(features(first_step) == fresh[first_step..], "{chunks} chunks, resumed at step {first_step}");
