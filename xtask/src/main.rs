@@ -239,15 +239,16 @@ enum Command {
         /// Train on streams: each sequence goes on for this many consecutive chunks of
         /// --seq-frames hops, one chunk per step, the network's state carried from step to step
         /// (features too: each stream is featurised whole) and no gradient across a chunk's
-        /// start (truncated backpropagation through time). 1 = every sequence starts cold (the
-        /// shipped model); a plugin runs for hours, and a model that only ever saw 3 s from a
-        /// cold start drifts after that (`eval --warm-up`). 1..=100.
-        #[arg(long, default_value_t = 1)]
+        /// start (truncated backpropagation through time). 1 = every sequence starts cold; a
+        /// plugin runs for hours, and a model that only ever saw 3 s from a cold start drifts
+        /// after that (`eval --warm-up`). 1..=100; the shipped model's 10 streams 30 s.
+        #[arg(long, default_value_t = 10)]
         stream_chunks: usize,
-        /// With --stream-chunks: this fraction of each batch's sequences stays cold 3 s
-        /// sequences, each chunk a mixture of its own started from zeros, so the model keeps
-        /// learning the cold start a plugin has too. 0..=1; 0 = all streams.
-        #[arg(long, default_value_t = 0.0)]
+        /// With --stream-chunks above 1: this fraction of each batch's sequences stays cold
+        /// 3 s sequences, each chunk a mixture of its own started from zeros, so the model
+        /// keeps learning the cold start a plugin has too. 0..=1 (the shipped model's 0.5);
+        /// 0 = all streams. Ignored with --stream-chunks 1, unless typed (then refused).
+        #[arg(long, default_value_t = 0.5)]
         stream_cold_share: f64,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
@@ -435,7 +436,13 @@ fn main() -> Result<()> {
             ensure_in("--stream-chunks", stream_chunks, 1..=100)?;
             let stream_cold_share = pick!(options.stream_cold_share);
             ensure_in("--stream-cold-share", stream_cold_share, 0.0..=1.0)?;
-            anyhow::ensure!(stream_cold_share == 0.0 || stream_chunks > 1, "--stream-cold-share keeps some sequences cold among streams: it needs --stream-chunks above 1");
+            anyhow::ensure!(
+                stream_cold_share == 0.0 || stream_chunks > 1 || !typed("stream_cold_share"),
+                "--stream-cold-share keeps some sequences cold among streams: it needs --stream-chunks above 1"
+            );
+            // Without streams every sequence is cold already: the default share means nothing
+            // there, and `--stream-chunks 1` alone trains as runs did before streams.
+            let stream_cold_share = if stream_chunks > 1 { stream_cold_share } else { 0.0 };
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),

@@ -64,7 +64,7 @@ fn comb_targets_for_a_model_that_predicts_its_own_pitch_strength_are_refused() {
 
 #[test]
 fn cold_sequences_among_streams_without_streams_are_refused() {
-    let err = refused_train("cold-share", &["--stream-cold-share", "0.5"]);
+    let err = refused_train("cold-share", &["--stream-chunks", "1", "--stream-cold-share", "0.5"]);
     assert!(err.contains("--stream-cold-share") && err.contains("--stream-chunks"), "{err}");
 }
 

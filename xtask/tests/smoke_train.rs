@@ -293,6 +293,12 @@ fn resume_from_the_command_line_keeps_the_runs_options() {
     assert_eq!((b.gain_power, b.high_band_gain_power), (Some(0.75), Some(2.0)), "typed and default gain powers are kept");
     assert_eq!((b.speech_level_min_db, b.speech_level_max_db), (-50.0, -6.0), "typed and default speech levels are kept");
     assert_eq!(b.steps, 4);
+    assert_eq!((a.stream_chunks, a.stream_cold_share), (10, 0.5), "the shipped configuration's streams by default");
+    assert_eq!((b.stream_chunks, b.stream_cold_share), (10, 0.5));
+    // Without streams the default cold share means nothing and is not kept.
+    let _ = std::fs::remove_dir_all(&dir);
+    let plain = train(&["--steps", "1", "--batch", "2", "--seq-frames", "20", "--hidden", "16", "--layers", "1", "--stream-chunks", "1", "--time-budget-min", "0"]);
+    assert_eq!((plain.options.stream_chunks, plain.options.stream_cold_share, plain.options.cold_rows()), (1, 0.0, 0));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
