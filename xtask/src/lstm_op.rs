@@ -34,6 +34,16 @@ pub struct LstmState {
     pub c: Vec<f32>,
 }
 
+impl LstmState {
+    /// Zeroes h and c of the first `rows` of the `batch` sequences: their next chunk starts
+    /// cold, as a plugin starts, while the other rows carry their state on.
+    pub fn zero_rows(&mut self, rows: usize, batch: usize) {
+        let width = self.h.len() / batch.max(1);
+        self.h[..rows * width].fill(0.0);
+        self.c[..rows * width].fill(0.0);
+    }
+}
+
 struct FusedLstm {
     hidden: usize,
     /// The state before the first hop (`None`: zeros).

@@ -946,9 +946,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         let (l, mut end) = loss_from(&net, &batch, options.asymmetry(), dropout, carried.as_ref())?;
         // The cold rows start every chunk from zeros, as a plugin starts.
         for layer in &mut end {
-            let width = layer.h.len() / options.batch;
-            layer.h[..cold_rows * width].fill(0.0);
-            layer.c[..cold_rows * width].fill(0.0);
+            layer.zero_rows(cold_rows, options.batch);
         }
         carried = Some(end);
         opt.backward_step(&l)?;

@@ -120,3 +120,20 @@ fn fused_lstm_carries_its_state_from_chunk_to_chunk() {
     }
     assert!(g_fused.get(vars["lstm.0.weight_hh"].as_tensor()).is_some());
 }
+
+/// The cold rows of a stream batch (`--stream-cold-share`) start every chunk from zeros: only
+/// their h and c are cleared, in every layer's state, and the other rows keep theirs.
+#[test]
+fn zeroing_the_cold_rows_clears_those_rows_only() {
+    let (batch, hidden) = (4, 3);
+    let full = |v: f32| xtask::lstm_op::LstmState { h: vec![v; batch * hidden], c: vec![-v; batch * hidden] };
+    for rows in 0..=batch {
+        let mut state = full(0.5);
+        state.zero_rows(rows, batch);
+        for r in 0..batch {
+            let want = if r < rows { 0.0 } else { 0.5 };
+            assert!(state.h[r * hidden..(r + 1) * hidden].iter().all(|&v| v == want), "{rows} cold rows: h of row {r} is {:?}", state.h);
+            assert!(state.c[r * hidden..(r + 1) * hidden].iter().all(|&v| v == -want), "{rows} cold rows: c of row {r} is {:?}", state.c);
+        }
+    }
+}
