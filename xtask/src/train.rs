@@ -726,7 +726,8 @@ impl Loader {
     }
 
     /// The next step's batch, and whether it is the first chunk of a stream (so the network
-    /// starts it from zeros). The stream rule lives here only.
+    /// starts it from zeros). The stream rule lives in the loader only: here and in the
+    /// workers `start` spawns, which skip into a stream when a run resumes inside one.
     pub fn next_batch(&mut self) -> Result<(Batch, bool)> {
         let step = self.next;
         let w = (step / self.chunks) % self.rx.len();

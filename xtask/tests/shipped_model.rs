@@ -43,9 +43,10 @@ fn shipped_model_improves_si_sdr_in_white_noise_at_every_rate() {
 fn shipped_model_keeps_most_of_nearly_clean_speech() {
     // At 30 dB SNR there is little to remove. Chirps are only a proxy for speech here: the
     // shipped model (trained on streams) reads 21.9 dB SI-SDR and −0.7 dB energy on them, the
-    // cold-trained one before it 19.8 dB and −2.2 dB, earlier models 11.1 dB and −3.9 dB, 13.8 dB and −3.1 dB, 15.3 dB and −2.3 dB, 14.7 dB and
-    // −2.9 dB, 9.4 dB and −3.7 dB, 17.7 dB and −2.2 dB, while on real clean test-split speech
-    // their order differs (MODEL.md). The floors catch a model that mutes or mangles the speech.
+    // cold-trained one before it 19.8 dB and −2.2 dB, earlier models 11.1 dB and −3.9 dB,
+    // 13.8 dB and −3.1 dB, 15.3 dB and −2.3 dB, 14.7 dB and −2.9 dB, 9.4 dB and −3.7 dB, 17.7 dB
+    // and −2.2 dB, while on real clean test-split speech their order differs (MODEL.md). The
+    // floors catch a model that mutes or mangles the speech.
     let model = default_model().unwrap();
     let (c, noisy) = mixture(48_000, 30.0, 11);
     let out = run_lull(&model, &noisy, 48_000, 30.0, xtask::eval::Stages::PLUGIN).unwrap();
