@@ -395,13 +395,12 @@ fn a_resumed_loader_hands_out_what_a_fresh_one_would() {
                 })
                 .collect()
         };
-        let features = |first: usize| -> Vec<Vec<Vec<Vec<f32>>>> { loaded(first).into_iter().map(|(f, _)| f).collect() };
         // A stream starts every `chunks` steps, counted from the run's start whatever step the
         // loader was started at.
         let (resumed, flags): (Vec<_>, Vec<bool>) = loaded(first_step).into_iter().unzip();
         let starts: Vec<usize> = flags.iter().zip(first_step..).filter(|(s, _)| **s).map(|(_, step)| step).collect();
         assert_eq!(starts, (first_step..12).filter(|s| s % chunks == 0).collect::<Vec<_>>(), "{chunks} chunks from step {first_step}");
-        let fresh = features(0);
+        let fresh: Vec<Vec<Vec<Vec<f32>>>> = loaded(0).into_iter().map(|(f, _)| f).collect();
         assert!(fresh[first_step] != fresh[first_step - 1], "the batches differ from step to step");
         assert!(resumed == fresh[first_step..], "{chunks} chunks, resumed at step {first_step}");
     }
