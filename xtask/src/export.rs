@@ -98,7 +98,7 @@ fn model_card(s: &RunState) -> String {
     let _ = writeln!(m, "- Command: `{}`", s.command);
     let dropout = if o.dropout > 0.0 { format!(", dropout {} between layers", o.dropout) } else { String::new() };
     let _ = writeln!(m, "- {} steps × {} sequences × {} hops, AdamW lr {} (warm-up, cosine decay), weight decay {}{dropout}, seed {}", s.step, o.batch, o.seq_frames, o.lr, o.weight_decay, o.seed);
-    let _ = writeln!(m, "- Training time: {:.1} min on CPU, {:.0} frames/s", s.elapsed_s / 60.0, s.frames_per_s);
+    let _ = writeln!(m, "{}", training_time_line(s.elapsed_s, s.step * o.batch * o.seq_frames, s.frames_per_s));
     if let Some(base) = &s.base {
         // Indented under one bullet, the base's own lines (and its base's) keep their order.
         let _ = writeln!(m, "- Fine-tuned (`--init-weights`) from weights trained as follows:");
@@ -180,9 +180,53 @@ fn generated_speech_section(share: f64, voices: &[String]) -> String {
     m
 }
 
+/// The card's training-time line. `elapsed_s` is wall clock summed over the run's resumes
+/// (whatever stopped it in between is not counted, but a stopped process's pause is),
+/// `frames_per_s` the pace since the last start alone; when the two disagree the line gives the
+/// time that pace implies beside the recorded one, so the card does not pass a pause or a
+/// slower, shared stretch off as the configuration's cost.
+fn training_time_line(elapsed_s: f64, frames: usize, frames_per_s: f64) -> String {
+    let recorded_min = elapsed_s / 60.0;
+    let frames = frames as f64;
+    let at_pace_min = if frames_per_s > 0.0 { frames / frames_per_s / 60.0 } else { recorded_min };
+    if (recorded_min - at_pace_min).abs() <= 0.05 * recorded_min {
+        format!("- Training time: {recorded_min:.1} min on CPU, {frames_per_s:.0} frames/s")
+    } else {
+        format!(
+            "- Training time: {recorded_min:.1} min on CPU by the wall clock, summed over its resumes ({:.0} frames/s \
+             overall); {at_pace_min:.1} min at the {frames_per_s:.0} frames/s of the part after the last `--resume`",
+            frames / elapsed_s.max(1e-9)
+        )
+    }
+}
+
 /// Heading of the model card's hand-written experiment log, which re-exports keep.
 pub const NOTES_HEADING: &str = "## What was tried";
 
 /// Where the real corpus comes from and under which licences (from each package's Debian
 /// copyright file).
 const DATA_SECTION: &str = include_str!("export/data_section.md");
+
+#[cfg(test)]
+mod tests {
+    use super::training_time_line;
+
+    #[test]
+    fn training_time_is_plain_for_one_uninterrupted_session() {
+        // 20000 steps × 4800 frames at 24 k frames/s: 66.7 min, as recorded.
+        let line = training_time_line(4000.0, 96_000_000, 24_000.0);
+        assert_eq!(line, "- Training time: 66.7 min on CPU, 24000 frames/s");
+    }
+
+    #[test]
+    fn training_time_shows_the_pace_when_pauses_inflate_the_clock() {
+        // 30000 steps whose part after the last resume ran at 27117 frames/s (88.5 min at that
+        // pace) but whose parts add up to 107.6 min: both figures, and the overall 22.3 k frames/s.
+        let line = training_time_line(107.6 * 60.0, 144_000_000, 27_117.0);
+        assert_eq!(
+            line,
+            "- Training time: 107.6 min on CPU by the wall clock, summed over its resumes (22305 frames/s \
+             overall); 88.5 min at the 27117 frames/s of the part after the last `--resume`"
+        );
+    }
+}

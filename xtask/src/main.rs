@@ -55,9 +55,10 @@ enum Command {
         /// smaller --lr and fewer --steps); the optimizer starts afresh. Not with --resume.
         #[arg(long, conflicts_with = "resume")]
         init_weights: Option<PathBuf>,
-        /// Optimizer steps; the learning rate decays over them. The shipped model: 20000 (84–94
-        /// minutes at 17–19 k frames/s on the slower of the 2-core machines it was trained on).
-        #[arg(long, default_value_t = 20000)]
+        /// Optimizer steps; the learning rate decays over them. The shipped model: 30000 (86–89
+        /// minutes at 27–28 k frames/s alone on a 2-core machine; the slower kind, at 17–19 k,
+        /// reaches about 20000 within --time-budget-min's 90).
+        #[arg(long, default_value_t = 30000)]
         steps: usize,
         /// Sequences per batch.
         #[arg(long, default_value_t = 16)]
@@ -91,8 +92,8 @@ enum Command {
         snapshot_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
         /// (0 = no limit; the run ends after --steps). The default is the training budget: the
-        /// shipped configuration's 20000 steps take 84–94 minutes on the slower of two idle 2-core
-        /// machines; a slower or busier one stops early with the schedule fitted.
+        /// shipped configuration's 30000 steps take 86–89 minutes on an idle 2-core machine of
+        /// the faster kind; a slower or busier one stops early with the schedule fitted.
         #[arg(long, default_value_t = 90.0)]
         time_budget_min: f64,
         /// Data-loader threads (mixing, resampling and features run beside candle). The batches
