@@ -212,7 +212,7 @@ mod tests {
     use super::training_time_line;
 
     #[test]
-    fn training_time_is_plain_for_one_uninterrupted_session() {
+    fn training_time_is_plain_for_one_uninterrupted_run() {
         // 20000 steps × 4800 frames at 24 k frames/s: 66.7 min, as recorded.
         let line = training_time_line(4000.0, 96_000_000, 24_000.0);
         assert_eq!(line, "- Training time: 66.7 min on CPU, 24000 frames/s");
