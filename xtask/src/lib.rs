@@ -12,6 +12,7 @@ pub mod augment;
 pub mod compare;
 pub mod corpus;
 pub mod data;
+pub mod dense_op;
 pub mod eval;
 pub mod export;
 pub mod featurize;

@@ -121,7 +121,7 @@ unsafe fn matmul(
     )
 }
 
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let v = match s {
         CpuStorage::F32(v) => v,
         _ => candle_core::bail!("fused LSTM: {what} must be f32"),
@@ -287,17 +287,7 @@ impl CustomOp3 for FusedLstm {
         let n_in = x.dim(D::Minus1)?;
         let x_v = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let rows = b * t;
-        // dW_ih (4H × input) = dgatesᵀ · x over all hops; its last column, the bias's, the sum of
-        // dgates over all hops.
-        let mut dw_ih = vec![0.0f32; g4 * (n_in + 1)];
-        unsafe {
-            matmul((g4, n_in, rows), dw_ih.as_mut_ptr(), n_in + 1, false, dxw.as_ptr(), (1, g4), x_v.as_ptr(), (n_in, 1));
-        }
-        for r in dxw.chunks_exact(g4) {
-            for (m, d) in r.iter().enumerate() {
-                dw_ih[m * (n_in + 1) + n_in] += d;
-            }
-        }
+        let dw_ih = projection_weight_grad(&dxw, &x_v, rows, n_in, g4);
         let dev = res.device();
         // dx = dgates · W_ih, only where x needs a gradient (not for the network's input).
         let dx = if x.track_op() {
@@ -314,9 +304,25 @@ impl CustomOp3 for FusedLstm {
     }
 }
 
+/// The gradient of `input_projection`'s weights, (`g4`, `n_in` + 1), from the gradient of its
+/// output `dy` (rows × g4): `dyᵀ · x` over all hops, and in the last column, the bias's, the sum
+/// of `dy` over all hops.
+pub(crate) fn projection_weight_grad(dy: &[f32], x: &[f32], rows: usize, n_in: usize, g4: usize) -> Vec<f32> {
+    let mut dw = vec![0.0f32; g4 * (n_in + 1)];
+    unsafe {
+        matmul((g4, n_in, rows), dw.as_mut_ptr(), n_in + 1, false, dy.as_ptr(), (1, g4), x.as_ptr(), (n_in, 1));
+    }
+    for r in dy.chunks_exact(g4) {
+        for (m, d) in r.iter().enumerate() {
+            dw[m * (n_in + 1) + n_in] += d;
+        }
+    }
+    dw
+}
+
 /// `x·W_ihᵀ + b` for all `rows` hops at once, (rows, `g4`): `w_ih` is (g4, `n_in` + 1) with the
 /// bias as its last column.
-fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize) -> Vec<f32> {
+pub(crate) fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize) -> Vec<f32> {
     let mut xw: Vec<f32> = (0..rows * g4).map(|k| w_ih[(k % g4) * (n_in + 1) + n_in]).collect();
     // xw += x (rows × input) · W_ihᵀ (input × 4H), W_ih's rows strided by input + 1.
     unsafe {

@@ -141,6 +141,15 @@ enum Command {
         /// output, not only the last layer's (RNNoise's output layers read all its GRUs').
         #[arg(long, default_value_t = ModelConfig::default().skip_connections, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
         skip_connections: bool,
+        /// A causal convolution front-end over this many hops (this one and those before it,
+        /// no latency added): the first LSTM layer reads `--conv-units` tanh units computed
+        /// from them instead of the features. 0 = none.
+        #[arg(long, default_value_t = ModelConfig::default().conv_hops)]
+        conv_hops: usize,
+        /// The convolution front-end's width (with `--conv-hops`; 0 picks the feature count, so
+        /// the first layer's size and cost stay as they are).
+        #[arg(long, default_value_t = ModelConfig::default().conv_units)]
+        conv_units: usize,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -387,7 +396,7 @@ fn main() -> Result<()> {
         Command::Train {
             corpus, data_dir, run_dir, resume, init_weights, steps, batch, seq_frames, lr, weight_decay, dropout, seed, val_every, val_batches,
             checkpoint_every, snapshot_every, workers, time_budget_min, hidden, layers, fine_bins, df_order, floor_features, snr_features, pitch_features, pitch_strength,
-            hop_ms, lookahead, skip_connections, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
+            hop_ms, lookahead, skip_connections, conv_hops, conv_units, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
             comb_target, df_harm, fourth_power, pesq_loss, stream_chunks, stream_cold_share,
@@ -415,7 +424,14 @@ fn main() -> Result<()> {
                 hop_ms: pick!(config.hop_ms),
                 lookahead: pick!(config.lookahead),
                 skip_connections: pick!(config.skip_connections),
+                conv_hops: pick!(config.conv_hops),
+                conv_units: pick!(config.conv_units),
                 ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
+            };
+            // `--conv-hops` alone: a front-end as wide as the features it replaces.
+            let config = ModelConfig {
+                conv_units: if config.conv_hops > 0 && config.conv_units == 0 { config.n_features() } else { config.conv_units },
+                ..config
             };
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));
             let (val_every, val_batches, checkpoint_every, workers) = (pick!(options.val_every), pick!(options.val_batches), pick!(options.checkpoint_every), pick!(options.workers));

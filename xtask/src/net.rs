@@ -7,6 +7,7 @@ use candle_nn::{Init, VarBuilder, VarMap};
 use lull::model::{ModelConfig, DF_TAP_MAX};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use crate::dense_op::dense_tanh;
 use crate::lstm_op::{lstm_sequence_from, LstmState};
 
 /// `x·wᵀ + b` over the last dimension of a (batch, time, in) tensor, as one matrix product over
@@ -101,12 +102,33 @@ pub struct NetOutput {
 /// One LSTM layer run over a chunk from a state: the fused op or the reference.
 type LayerFn = fn(&Lstm, &Tensor, Option<&LstmState>) -> Result<(Tensor, LstmState)>;
 
-/// Every LSTM layer's state after a chunk, first layer first: where the next chunk of the same
-/// training sequences starts (truncated BPTT over a stream).
-pub type NetState = Vec<LstmState>;
+/// The network's state after a chunk: where the next chunk of the same training sequences
+/// starts (truncated BPTT over a stream).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetState {
+    /// Every LSTM layer's, first layer first.
+    pub layers: Vec<LstmState>,
+    /// What the convolution front-end still reads of the chunk: its last `conv_hops − 1` hops'
+    /// features, (batch, hops, n_features) row-major, oldest first; empty without a front-end.
+    pub conv_history: Vec<f32>,
+}
+
+impl NetState {
+    /// Zeroes the state of the first `rows` of the `batch` sequences: their next chunk starts
+    /// cold, as a plugin starts, while the other rows carry their state on.
+    pub fn zero_rows(&mut self, rows: usize, batch: usize) {
+        for layer in &mut self.layers {
+            layer.zero_rows(rows, batch);
+        }
+        let width = self.conv_history.len() / batch.max(1);
+        self.conv_history[..rows * width].fill(0.0);
+    }
+}
 
 pub struct LullNet {
     config: ModelConfig,
+    /// The convolution front-end's weight and bias, with `conv_hops` > 0.
+    conv: Option<(Tensor, Tensor)>,
     layers: Vec<Lstm>,
     out_w: Tensor,
     out_b: Tensor,
@@ -114,6 +136,16 @@ pub struct LullNet {
 
 impl LullNet {
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let conv = if config.conv_hops > 0 {
+            let k = init_bound(config.hidden);
+            let init = Init::Uniform { lo: -k, up: k };
+            Some((
+                vb.get_with_hints((config.conv_units, config.conv_input()), "conv.weight", init)?,
+                vb.get_with_hints(config.conv_units, "conv.bias", init)?,
+            ))
+        } else {
+            None
+        };
         let layers = (0..config.layers)
             .map(|l| Lstm::new(vb.pp(format!("lstm.{l}")), config.layer_input(l), config.hidden))
             .collect::<Result<Vec<_>>>()?;
@@ -125,7 +157,7 @@ impl LullNet {
         )?;
         // Start with gains near one (σ(2) ≈ 0.88): an untrained model passes speech.
         let out_b = vb.get_with_hints(config.n_outputs(), "out.bias", Init::Const(2.0))?;
-        Ok(Self { config: config.clone(), layers, out_w, out_b })
+        Ok(Self { config: config.clone(), conv, layers, out_w, out_b })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -162,19 +194,22 @@ impl LullNet {
         init: Option<&NetState>,
     ) -> Result<(NetOutput, NetState)> {
         if let Some(init) = init {
-            if init.len() != self.layers.len() {
-                candle_core::bail!("a state of {} layers for a network of {}", init.len(), self.layers.len());
+            if init.layers.len() != self.layers.len() {
+                candle_core::bail!("a state of {} layers for a network of {}", init.layers.len(), self.layers.len());
             }
         }
         let mut rng = dropout.map(|d| (d.p, StdRng::seed_from_u64(d.seed)));
-        let mut x = features.clone();
+        let (mut x, conv_history) = match &self.conv {
+            Some((w, b)) => self.conv_front(w, b, features, init)?,
+            None => (features.clone(), Vec::new()),
+        };
         // With skip connections the output layer reads the features and every layer's output.
         let mut skips = vec![features.clone()];
-        let mut state = Vec::with_capacity(self.layers.len());
+        let mut state = NetState { layers: Vec::with_capacity(self.layers.len()), conv_history };
         for (l, layer) in self.layers.iter().enumerate() {
-            let (h, last) = lstm(layer, &x, init.map(|s| &s[l]))?;
+            let (h, last) = lstm(layer, &x, init.map(|s| &s.layers[l]))?;
             x = h;
-            state.push(last);
+            state.layers.push(last);
             if let Some((p, rng)) = &mut rng {
                 let mask = dropout_mask(x.dims(), *p, rng, x.device())?;
                 x = (x * mask)?;
@@ -208,6 +243,33 @@ impl LullNet {
         };
         let head = if head.len() == 1 { gains.clone() } else { Tensor::cat(&head, D::Minus1)? };
         Ok((NetOutput { head, gains, taps, strength, vad }, state))
+    }
+}
+
+impl LullNet {
+    /// The convolution front-end over (batch, time, n_features): tanh of an affine map of each
+    /// hop's features and the `conv_hops − 1` hops' before it, the newest first (as
+    /// `Model::step` stacks them), the hops before the chunk from `init` (zeros if `None`, as a
+    /// plugin starts); also the hops the next chunk needs.
+    fn conv_front(&self, w: &Tensor, b: &Tensor, features: &Tensor, init: Option<&NetState>) -> Result<(Tensor, Vec<f32>)> {
+        let (batch, time, f) = features.dims3()?;
+        let past = self.config.conv_hops - 1;
+        let w = Tensor::cat(&[w, &b.unsqueeze(1)?], 1)?;
+        if past == 0 {
+            return Ok((dense_tanh(features, &w)?, Vec::new()));
+        }
+        let before = match init {
+            Some(s) if s.conv_history.len() != batch * past * f => {
+                candle_core::bail!("a front-end history of {} values for {batch} × {past} hops × {f} features", s.conv_history.len())
+            }
+            Some(s) => Tensor::from_slice(&s.conv_history, (batch, past, f), features.device())?,
+            None => Tensor::zeros((batch, past, f), features.dtype(), features.device())?,
+        };
+        let all = Tensor::cat(&[&before, features], 1)?;
+        let hops = (0..=past).map(|j| all.narrow(1, past - j, time)).collect::<Result<Vec<_>>>()?;
+        let out = dense_tanh(&Tensor::cat(&hops, D::Minus1)?, &w)?;
+        let history = all.narrow(1, time, past)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok((out, history))
     }
 }
 

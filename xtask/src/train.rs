@@ -946,9 +946,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         let dropout = (options.dropout > 0.0).then(|| Dropout { p: options.dropout, seed: options.seed ^ (state.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) });
         let (l, mut end) = loss_from(&net, &batch, options.asymmetry(), dropout, carried.as_ref())?;
         // The cold rows start every chunk from zeros, as a plugin starts.
-        for layer in &mut end {
-            layer.zero_rows(cold_rows, options.batch);
-        }
+        end.zero_rows(cold_rows, options.batch);
         carried = Some(end);
         opt.backward_step(&l)?;
         let lv = l.to_scalar::<f32>()?;

@@ -87,8 +87,8 @@ fn fused_lstm_carries_its_state_from_chunk_to_chunk() {
     let x = randn(&mut rng, &[b, t1 + t2, config.n_features()], 2.0);
     let whole = model.forward(&x).unwrap();
     let (first, state) = model.forward_train(&x.narrow(1, 0, t1).unwrap(), None, None).unwrap();
-    assert_eq!(state.len(), 2);
-    assert!(state.iter().all(|s| s.h.len() == b * 16 && s.c.len() == b * 16));
+    assert_eq!(state.layers.len(), 2);
+    assert!(state.layers.iter().all(|s| s.h.len() == b * 16 && s.c.len() == b * 16));
     let (second, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&state)).unwrap();
     let joined = Tensor::cat(&[&first.gains, &second.gains], 1).unwrap();
     let d = max_abs_diff(&joined, &whole.gains);
@@ -103,7 +103,7 @@ fn fused_lstm_carries_its_state_from_chunk_to_chunk() {
     let (fused, end_fused) = model.forward_train(&x2, None, Some(&state)).unwrap();
     let (reference, end_ref) = model.forward_reference_from(&x2, Some(&state)).unwrap();
     assert!(max_abs_diff(&fused.gains, &reference.gains) < 1e-5);
-    for (a, r) in end_fused.iter().zip(&end_ref) {
+    for (a, r) in end_fused.layers.iter().zip(&end_ref.layers) {
         let d = a.h.iter().chain(&a.c).zip(r.h.iter().chain(&r.c)).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
         assert!(d < 1e-5, "end states differ by {d}");
     }
@@ -136,4 +136,45 @@ fn zeroing_the_cold_rows_clears_those_rows_only() {
             assert!(state.c[r * hidden..(r + 1) * hidden].iter().all(|&v| v == -want), "{rows} cold rows: c of row {r} is {:?}", state.c);
         }
     }
+}
+
+/// A convolution front-end reads hops before the chunk: handed on in the state, the chunks give
+/// what the whole sequence gives; without them the outputs differ from the first hop on, even
+/// with the LSTM state carried. The cold rows' history is cleared with their LSTM state.
+#[test]
+fn the_conv_front_end_carries_its_history_from_chunk_to_chunk() {
+    let config = ModelConfig { hidden: 16, layers: 2, n_bands: 8, conv_hops: 4, conv_units: 12, ..ModelConfig::default() };
+    let mut varmap = VarMap::new();
+    let model = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    for (name, shape) in config.tensor_shapes() {
+        varmap.set_one(&name, randn(&mut rng, &shape, 0.5)).unwrap();
+    }
+    let (b, t1, t2, f) = (3, 11, 7, config.n_features());
+    let x = randn(&mut rng, &[b, t1 + t2, f], 2.0);
+    let whole = model.forward(&x).unwrap();
+    let (first, state) = model.forward_train(&x.narrow(1, 0, t1).unwrap(), None, None).unwrap();
+    // The last three hops' features, oldest first, per sequence.
+    assert_eq!(state.conv_history.len(), b * 3 * f);
+    let want = x.narrow(1, t1 - 3, 3).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(state.conv_history, want);
+    let (second, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&state)).unwrap();
+    let joined = Tensor::cat(&[&first.gains, &second.gains], 1).unwrap();
+    let d = max_abs_diff(&joined, &whole.gains);
+    assert!(d < 1e-5, "chunked and whole differ by {d}");
+    // The LSTM state carried but not the front-end's history: the first hops differ.
+    let no_history = net::NetState { layers: state.layers.clone(), conv_history: vec![0.0; b * 3 * f] };
+    let (forgot, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&no_history)).unwrap();
+    assert!(max_abs_diff(&forgot.gains.narrow(1, 0, 1).unwrap(), &second.gains.narrow(1, 0, 1).unwrap()) > 1e-3);
+    // A history of the wrong size is refused, not read past.
+    let short = net::NetState { layers: state.layers.clone(), conv_history: vec![0.0; 5] };
+    assert!(model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&short)).is_err());
+    // Cold rows: the first row's history and LSTM state cleared, the others kept.
+    let mut cold = state.clone();
+    cold.zero_rows(1, b);
+    let w = 3 * f;
+    assert!(cold.conv_history[..w].iter().all(|&v| v == 0.0));
+    assert_eq!(cold.conv_history[w..], state.conv_history[w..]);
+    assert!(cold.layers.iter().all(|l| l.h[..16].iter().all(|&v| v == 0.0)));
+    assert_eq!(cold.layers[1].h[16..], state.layers[1].h[16..]);
 }

@@ -72,4 +72,9 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     // With skip connections into the output layer: the features and every layer's output.
     parity(&ModelConfig { hidden: 40, layers: 3, skip_connections: true, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 24, layers: 1, fine_bins: 16, df_order: 2, skip_connections: true, ..ModelConfig::default() });
+    // With a convolution front-end: the engine's history of past hops against candle's shifted
+    // copies of the sequence; one hop of it is a plain dense layer.
+    parity(&ModelConfig { hidden: 24, layers: 2, conv_hops: 3, conv_units: 20, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 24, layers: 1, conv_hops: 1, conv_units: 40, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 24, layers: 1, conv_hops: 5, conv_units: 16, fine_bins: 16, df_order: 2, ..ModelConfig::default() });
 }

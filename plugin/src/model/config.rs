@@ -19,6 +19,9 @@ pub const DF_TAP_MAX: f32 = 2.0;
 /// Most hops of lookahead a model may ask for.
 pub const MAX_LOOKAHEAD: usize = 4;
 
+/// Most hops the convolution front-end may read.
+pub const MAX_CONV_HOPS: usize = 8;
+
 /// safetensors metadata keys.
 pub const META_FORMAT_VERSION: &str = "lull.format_version";
 pub const META_CONFIG: &str = "lull.config";
@@ -102,6 +105,18 @@ pub struct ModelConfig {
     /// this field existed.
     #[serde(default)]
     pub skip_connections: bool,
+    /// A causal convolution front-end: the first LSTM layer reads `conv_units` tanh units
+    /// computed from the features of this hop and the `conv_hops − 1` before it, instead of this
+    /// hop's features alone (RNNoise's dense input layer, given a few hops of context as
+    /// DeepFilterNet's convolutions have). Onsets and the change of a band from one hop to the
+    /// next then reach the gates directly rather than through the LSTM's memory, and no latency
+    /// is added: the hops it reads are past ones. The previous hops' features are part of the
+    /// network's state. 0 = none (files written before this field existed).
+    #[serde(default)]
+    pub conv_hops: usize,
+    /// The front-end's width (`conv_hops` > 0 only).
+    #[serde(default)]
+    pub conv_units: usize,
 }
 
 impl Default for ModelConfig {
@@ -122,6 +137,8 @@ impl Default for ModelConfig {
             pitch_strength: false,
             lookahead: 0,
             skip_connections: false,
+            conv_hops: 0,
+            conv_units: 0,
         }
     }
 }
@@ -212,10 +229,17 @@ impl ModelConfig {
         self.n_head() + 1
     }
 
-    /// Input width of LSTM layer `layer`.
+    /// Input width of the convolution front-end: `conv_hops` hops of features, the newest
+    /// first (0 without one).
+    pub fn conv_input(&self) -> usize {
+        self.conv_hops * self.n_features()
+    }
+
+    /// Input width of LSTM layer `layer`: the first reads the features, or the convolution
+    /// front-end's units.
     pub fn layer_input(&self, layer: usize) -> usize {
         if layer == 0 {
-            self.n_features()
+            if self.conv_hops > 0 { self.conv_units } else { self.n_features() }
         } else {
             self.hidden
         }
@@ -236,6 +260,10 @@ impl ModelConfig {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let h4 = 4 * self.hidden;
         let mut v = Vec::new();
+        if self.conv_hops > 0 {
+            v.push(("conv.weight".into(), vec![self.conv_units, self.conv_input()]));
+            v.push(("conv.bias".into(), vec![self.conv_units]));
+        }
         for l in 0..self.layers {
             v.push((format!("lstm.{l}.weight_ih"), vec![h4, self.layer_input(l)]));
             v.push((format!("lstm.{l}.weight_hh"), vec![h4, self.hidden]));
@@ -275,6 +303,18 @@ impl ModelConfig {
             return bad(format!(
                 "lookahead = {} with df_order = {} (expected 0..={MAX_LOOKAHEAD}, and 0 with deep filtering)",
                 self.lookahead, self.df_order
+            ));
+        }
+        // The output layer's skip connection reads the features where the first layer's input
+        // is; with a front-end that is the front-end's output, so the two are kept apart.
+        if self.conv_hops > MAX_CONV_HOPS
+            || (self.conv_hops > 0) != (1..=1024).contains(&self.conv_units)
+            || (self.conv_hops > 0 && self.skip_connections)
+        {
+            return bad(format!(
+                "conv_hops = {} with conv_units = {} (expected 0..={MAX_CONV_HOPS} hops, 1..=1024 units with hops and 0 without, \
+                 and no skip connections with a front-end)",
+                self.conv_hops, self.conv_units
             ));
         }
         if !(1..=1024).contains(&self.hidden) {
@@ -339,6 +379,25 @@ mod tests {
         let out = |c: &ModelConfig| c.tensor_shapes().into_iter().find(|(n, _)| n == "out.weight").unwrap().1;
         assert_eq!((out(&c), out(&skip)), (vec![33, 128], vec![33, 352]));
         assert_eq!(skip.parameter_count() - c.parameter_count(), 33 * (352 - 128));
+    }
+
+    #[test]
+    fn a_conv_front_end_feeds_the_first_layer_and_is_validated() {
+        let c = ModelConfig::default();
+        let conv = ModelConfig { conv_hops: 3, conv_units: 64, ..c.clone() };
+        assert!(conv.validate().is_ok());
+        assert_eq!((conv.conv_input(), conv.layer_input(0), conv.layer_input(1)), (3 * 96, 64, 128));
+        let shapes = conv.tensor_shapes();
+        assert_eq!(shapes[0], ("conv.weight".to_string(), vec![64, 288]));
+        assert_eq!(shapes[1], ("conv.bias".to_string(), vec![64]));
+        assert_eq!(shapes[2], ("lstm.0.weight_ih".to_string(), vec![512, 64]));
+        assert_eq!(conv.parameter_count() + 512 * 96, c.parameter_count() + 64 * 288 + 64 + 512 * 64);
+        // Units without hops, hops without units, too many hops, skip connections beside it.
+        assert!(ModelConfig { conv_units: 64, ..c.clone() }.validate().is_err());
+        assert!(ModelConfig { conv_hops: 3, ..c.clone() }.validate().is_err());
+        assert!(ModelConfig { conv_hops: super::MAX_CONV_HOPS + 1, ..conv.clone() }.validate().is_err());
+        assert!(ModelConfig { skip_connections: true, ..conv }.validate().is_err());
+        assert_eq!(c.tensor_shapes()[0].0, "lstm.0.weight_ih");
     }
 
     #[test]

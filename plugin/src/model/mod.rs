@@ -6,7 +6,7 @@ mod config;
 mod network;
 mod weights;
 
-pub use config::{ModelConfig, DF_TAP_MAX, FORMAT_VERSION, MAX_LOOKAHEAD, META_CONFIG, META_FORMAT_VERSION};
+pub use config::{ModelConfig, DF_TAP_MAX, FORMAT_VERSION, MAX_CONV_HOPS, MAX_LOOKAHEAD, META_CONFIG, META_FORMAT_VERSION};
 pub use network::{Model, NetworkState};
 pub use weights::serialize;
 

@@ -20,6 +20,10 @@ struct LstmLayer {
 #[derive(Debug, Clone)]
 pub struct Model {
     config: ModelConfig,
+    /// The convolution front-end, row-major conv_units × conv_input, and its bias (empty
+    /// without one).
+    conv_weight: Vec<f32>,
+    conv_bias: Vec<f32>,
     layers: Vec<LstmLayer>,
     /// Row-major n_outputs × hidden.
     out_weight: Vec<f32>,
@@ -29,6 +33,9 @@ pub struct Model {
 /// Per-stream recurrent state and scratch, sized once for a model.
 #[derive(Debug, Clone)]
 pub struct NetworkState {
+    /// The convolution front-end's input: the last `conv_hops` hops' features, the newest
+    /// first (empty without a front-end).
+    conv_in: Vec<f32>,
     /// Per layer: `[x; h]`, the layer's input followed by its previous output.
     xh: Vec<Vec<f32>>,
     c: Vec<Vec<f32>>,
@@ -100,6 +107,8 @@ impl Model {
     /// Builds from tensors already checked against `config.tensor_shapes()`.
     fn from_tensors(config: ModelConfig, tensors: Vec<Vec<f32>>) -> Self {
         let mut it = tensors.into_iter();
+        let (conv_weight, conv_bias) =
+            if config.conv_hops > 0 { (it.next().unwrap(), it.next().unwrap()) } else { (Vec::new(), Vec::new()) };
         let h = config.hidden;
         let layers = (0..config.layers)
             .map(|l| {
@@ -117,7 +126,7 @@ impl Model {
             .collect();
         let out_weight = it.next().unwrap();
         let out_bias = it.next().unwrap();
-        Self { config, layers, out_weight, out_bias }
+        Self { config, conv_weight, conv_bias, layers, out_weight, out_bias }
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -127,6 +136,7 @@ impl Model {
     /// Fresh (zero) state for one stream.
     pub fn new_state(&self) -> NetworkState {
         NetworkState {
+            conv_in: vec![0.0; self.config.conv_input()],
             xh: self.layers.iter().map(|l| vec![0.0; l.input + l.hidden]).collect(),
             c: self.layers.iter().map(|l| vec![0.0; l.hidden]).collect(),
             gates: vec![0.0; 4 * self.config.hidden],
@@ -141,7 +151,22 @@ impl Model {
     pub fn step(&self, state: &mut NetworkState, features: &[f32], head: &mut [f32]) -> f32 {
         debug_assert_eq!(features.len(), self.config.n_features());
         debug_assert_eq!(head.len(), self.config.n_head());
-        state.xh[0][..features.len()].copy_from_slice(features);
+        if self.conv_bias.is_empty() {
+            state.xh[0][..features.len()].copy_from_slice(features);
+        } else {
+            // Shift the history one hop older, the newest hop in front.
+            let n = features.len();
+            let kept = state.conv_in.len() - n;
+            state.conv_in.copy_within(..kept, n);
+            state.conv_in[..n].copy_from_slice(features);
+            for ((x, row), b) in state.xh[0]
+                .iter_mut()
+                .zip(self.conv_weight.chunks_exact(state.conv_in.len()))
+                .zip(&self.conv_bias)
+            {
+                *x = (dot(row, &state.conv_in) + b).tanh();
+            }
+        }
         for (l, layer) in self.layers.iter().enumerate() {
             let hsz = layer.hidden;
             let row_len = layer.input + hsz;
@@ -202,6 +227,7 @@ impl Model {
 
 impl NetworkState {
     pub fn reset(&mut self) {
+        self.conv_in.fill(0.0);
         self.xh.iter_mut().for_each(|v| v.fill(0.0));
         self.c.iter_mut().for_each(|v| v.fill(0.0));
     }
@@ -209,6 +235,7 @@ impl NetworkState {
     /// False if anything non-finite got into the recurrent state.
     pub fn is_finite(&self) -> bool {
         self.c.iter().flatten().all(|x| x.is_finite())
+            && self.conv_in.iter().all(|x| x.is_finite())
             && self.xh.iter().flatten().all(|x| x.is_finite())
     }
 }
