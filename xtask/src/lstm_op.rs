@@ -38,10 +38,15 @@ impl LstmState {
     /// Zeroes h and c of the first `rows` of the `batch` sequences: their next chunk starts
     /// cold, as a plugin starts, while the other rows carry their state on.
     pub fn zero_rows(&mut self, rows: usize, batch: usize) {
-        let width = self.h.len() / batch.max(1);
-        self.h[..rows * width].fill(0.0);
-        self.c[..rows * width].fill(0.0);
+        clear_rows(&mut self.h, rows, batch);
+        clear_rows(&mut self.c, rows, batch);
     }
+}
+
+/// Zeroes the first `rows` rows of `buf`, a (batch, …) row-major buffer of `batch` equal rows.
+pub(crate) fn clear_rows(buf: &mut [f32], rows: usize, batch: usize) {
+    let width = buf.len() / batch.max(1);
+    buf[..rows * width].fill(0.0);
 }
 
 struct FusedLstm {

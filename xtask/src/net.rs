@@ -120,8 +120,7 @@ impl NetState {
         for layer in &mut self.layers {
             layer.zero_rows(rows, batch);
         }
-        let width = self.conv_history.len() / batch.max(1);
-        self.conv_history[..rows * width].fill(0.0);
+        crate::lstm_op::clear_rows(&mut self.conv_history, rows, batch);
     }
 }
 

@@ -151,7 +151,7 @@ impl Model {
     pub fn step(&self, state: &mut NetworkState, features: &[f32], head: &mut [f32]) -> f32 {
         debug_assert_eq!(features.len(), self.config.n_features());
         debug_assert_eq!(head.len(), self.config.n_head());
-        if self.conv_bias.is_empty() {
+        if self.config.conv_hops == 0 {
             state.xh[0][..features.len()].copy_from_slice(features);
         } else {
             // Shift the history one hop older, the newest hop in front.
