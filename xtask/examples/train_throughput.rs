@@ -1,7 +1,7 @@
 //! Training throughput of the network alone (no data loader): one forward + backward + AdamW
 //! step on random batches of 300 hops, at three batch sizes, in frames per second.
 //! `cargo run --release -p xtask --example train_throughput [conv=HOPS:UNITS] [batch sizes, default 16 32 64]`
-//! (`conv=3:96`: with a convolution front-end, `--conv-hops 3 --conv-units 96`).
+//! (`conv=3:96`: with a convolution front-end, `--conv-hops 3 --conv-units 96`; `conv=2:0`: two hops stacked).
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use lull::model::ModelConfig;

@@ -73,8 +73,10 @@ fn model_card(s: &RunState) -> String {
     let _ = writeln!(m, "- Input: {} features per {} ms hop ({} ERB-spaced bands, 0–{} Hz, min spacing {} Hz; log energy and log energy minus a {} s running mean{floor_in}{snr_in}{pitch_in}{fine_in})", c.n_features(), ms(c.hop_ms), c.n_bands, c.band_max_hz, c.band_min_spacing_hz, c.norm_tau_s);
     let strength_out = if c.pitch_strength { format!(", {} pitch filter strengths (sigmoid)", c.n_bands) } else { String::new() };
     let skips = if c.skip_connections { " reading the features and every layer's output (skip connections)" } else { "" };
-    if c.conv_hops > 0 {
+    if c.conv_layer() {
         let _ = writeln!(m, "- Convolution front-end: {} tanh units from the features of this hop and the {} before it (causal, no latency added)", c.conv_units, c.conv_hops - 1);
+    } else if c.conv_hops > 0 {
+        let _ = writeln!(m, "- Stacked hops: the first LSTM layer reads the features of this hop and the {} before it (causal, no latency added)", c.conv_hops - 1);
     }
     let _ = writeln!(m, "- {} LSTM layers × {} units, dense head{skips}: {} band gains (sigmoid){fine_out}{strength_out}, voice activity", c.layers, c.hidden, c.n_bands);
     let _ = writeln!(m, "- Parameters: {}", c.parameter_count());

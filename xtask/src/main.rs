@@ -143,13 +143,15 @@ enum Command {
         skip_connections: bool,
         /// A causal convolution front-end over this many hops (this one and those before it,
         /// no latency added): the first LSTM layer reads `--conv-units` tanh units computed
-        /// from them instead of the features. 0 = none.
+        /// from them instead of the features, or with `--conv-units 0` the hops' features
+        /// themselves, stacked. 0 = none.
         #[arg(long, default_value_t = ModelConfig::default().conv_hops)]
         conv_hops: usize,
-        /// The convolution front-end's width (with `--conv-hops`; 0 picks the feature count, so
-        /// the first layer's size and cost stay as they are).
-        #[arg(long, default_value_t = ModelConfig::default().conv_units)]
-        conv_units: usize,
+        /// The convolution front-end's width (with `--conv-hops`; by default the feature count,
+        /// so the first layer's size and cost stay as they are; 0: no tanh layer, the first
+        /// layer reads the stacked hops).
+        #[arg(long)]
+        conv_units: Option<usize>,
         /// Loss factor on gains predicted below their target in speech frames (1 = symmetric);
         /// above 1 trades residual noise for less speech damage. The shipped model uses 2.
         #[arg(long, default_value_t = 2.0)]
@@ -425,12 +427,17 @@ fn main() -> Result<()> {
                 lookahead: pick!(config.lookahead),
                 skip_connections: pick!(config.skip_connections),
                 conv_hops: pick!(config.conv_hops),
-                conv_units: pick!(config.conv_units),
+                // Set below: an untyped width has a default that depends on the features.
+                conv_units: stored.as_ref().map_or(0, |s| s.config.conv_units),
                 ..stored.as_ref().map(|s| s.config.clone()).unwrap_or_default()
             };
-            // `--conv-hops` alone: a front-end as wide as the features it replaces.
+            // `--conv-hops` alone starts a front-end as wide as the features it replaces.
             let config = ModelConfig {
-                conv_units: if config.conv_hops > 0 && config.conv_units == 0 { config.n_features() } else { config.conv_units },
+                conv_units: match conv_units {
+                    Some(units) => units,
+                    None if stored.is_none() && config.conv_hops > 0 => config.n_features(),
+                    None => config.conv_units,
+                },
                 ..config
             };
             let (steps, batch, seq_frames, lr, seed) = (pick!(options.steps), pick!(options.batch), pick!(options.seq_frames), pick!(options.lr), pick!(options.seed));

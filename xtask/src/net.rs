@@ -126,7 +126,7 @@ impl NetState {
 
 pub struct LullNet {
     config: ModelConfig,
-    /// The convolution front-end's weight and bias, with `conv_hops` > 0.
+    /// The convolution front-end's tanh layer, weight and bias (`ModelConfig::conv_layer`).
     conv: Option<(Tensor, Tensor)>,
     layers: Vec<Lstm>,
     out_w: Tensor,
@@ -135,7 +135,7 @@ pub struct LullNet {
 
 impl LullNet {
     pub fn new(config: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        let conv = if config.conv_hops > 0 {
+        let conv = if config.conv_layer() {
             let k = init_bound(config.hidden);
             let init = Init::Uniform { lo: -k, up: k };
             Some((
@@ -198,10 +198,8 @@ impl LullNet {
             }
         }
         let mut rng = dropout.map(|d| (d.p, StdRng::seed_from_u64(d.seed)));
-        let (mut x, conv_history) = match &self.conv {
-            Some((w, b)) => self.conv_front(w, b, features, init)?,
-            None => (features.clone(), Vec::new()),
-        };
+        let (mut x, conv_history) =
+            if self.config.conv_hops > 0 { self.conv_front(features, init)? } else { (features.clone(), Vec::new()) };
         // With skip connections the output layer reads the features and every layer's output.
         let mut skips = vec![features.clone()];
         let mut state = NetState { layers: Vec::with_capacity(self.layers.len()), conv_history };
@@ -246,16 +244,24 @@ impl LullNet {
 }
 
 impl LullNet {
-    /// The convolution front-end over (batch, time, n_features): tanh of an affine map of each
-    /// hop's features and the `conv_hops − 1` hops' before it, the newest first (as
-    /// `Model::step` stacks them), the hops before the chunk from `init` (zeros if `None`, as a
-    /// plugin starts); also the hops the next chunk needs.
-    fn conv_front(&self, w: &Tensor, b: &Tensor, features: &Tensor, init: Option<&NetState>) -> Result<(Tensor, Vec<f32>)> {
+    /// The convolution front-end over (batch, time, n_features): each hop's features and the
+    /// `conv_hops − 1` hops' before it, the newest first (as `Model::step` stacks them), through
+    /// the tanh layer if there is one; the hops before the chunk from `init` (zeros if `None`,
+    /// as a plugin starts). Also the hops the next chunk needs.
+    fn conv_front(&self, features: &Tensor, init: Option<&NetState>) -> Result<(Tensor, Vec<f32>)> {
         let (batch, time, f) = features.dims3()?;
         let past = self.config.conv_hops - 1;
-        let w = Tensor::cat(&[w, &b.unsqueeze(1)?], 1)?;
+        // The tanh layer's weight with its bias as the last column, as `dense_tanh` takes it.
+        let layer = match &self.conv {
+            Some((w, b)) => Some(Tensor::cat(&[w, &b.unsqueeze(1)?], 1)?),
+            None => None,
+        };
+        let front = |stacked: &Tensor| match &layer {
+            Some(w) => dense_tanh(stacked, w),
+            None => Ok(stacked.clone()),
+        };
         if past == 0 {
-            return Ok((dense_tanh(features, &w)?, Vec::new()));
+            return Ok((front(features)?, Vec::new()));
         }
         let before = match init {
             Some(s) if s.conv_history.len() != batch * past * f => {
@@ -266,7 +272,7 @@ impl LullNet {
         };
         let all = Tensor::cat(&[&before, features], 1)?;
         let hops = (0..=past).map(|j| all.narrow(1, past - j, time)).collect::<Result<Vec<_>>>()?;
-        let out = dense_tanh(&Tensor::cat(&hops, D::Minus1)?, &w)?;
+        let out = front(&Tensor::cat(&hops, D::Minus1)?)?;
         let history = all.narrow(1, time, past)?.flatten_all()?.to_vec1::<f32>()?;
         Ok((out, history))
     }

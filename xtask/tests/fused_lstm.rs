@@ -140,10 +140,17 @@ fn zeroing_the_cold_rows_clears_those_rows_only() {
 
 /// A convolution front-end reads hops before the chunk: handed on in the state, the chunks give
 /// what the whole sequence gives; without them the outputs differ from the first hop on, even
-/// with the LSTM state carried. The cold rows' history is cleared with their LSTM state.
+/// with the LSTM state carried. The cold rows' history is cleared with their LSTM state. With a
+/// tanh layer and with the stacked hops alone.
 #[test]
 fn the_conv_front_end_carries_its_history_from_chunk_to_chunk() {
-    let config = ModelConfig { hidden: 16, layers: 2, n_bands: 8, conv_hops: 4, conv_units: 12, ..ModelConfig::default() };
+    for conv_units in [12, 0] {
+        conv_front_end_carries_its_history(conv_units);
+    }
+}
+
+fn conv_front_end_carries_its_history(conv_units: usize) {
+    let config = ModelConfig { hidden: 16, layers: 2, n_bands: 8, conv_hops: 4, conv_units, ..ModelConfig::default() };
     let mut varmap = VarMap::new();
     let model = net::build(&config, &varmap, &Device::Cpu, 0).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
@@ -161,7 +168,7 @@ fn the_conv_front_end_carries_its_history_from_chunk_to_chunk() {
     let (second, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&state)).unwrap();
     let joined = Tensor::cat(&[&first.gains, &second.gains], 1).unwrap();
     let d = max_abs_diff(&joined, &whole.gains);
-    assert!(d < 1e-5, "chunked and whole differ by {d}");
+    assert!(d < 1e-5, "{conv_units} units: chunked and whole differ by {d}");
     // The LSTM state carried but not the front-end's history: the first hops differ.
     let no_history = net::NetState { layers: state.layers.clone(), conv_history: vec![0.0; b * 3 * f] };
     let (forgot, _) = model.forward_train(&x.narrow(1, t1, t2).unwrap(), None, Some(&no_history)).unwrap();

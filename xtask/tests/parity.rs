@@ -77,4 +77,7 @@ fn candle_and_plugin_inference_agree_on_other_shapes() {
     parity(&ModelConfig { hidden: 24, layers: 2, conv_hops: 3, conv_units: 20, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 24, layers: 1, conv_hops: 1, conv_units: 40, ..ModelConfig::default() });
     parity(&ModelConfig { hidden: 24, layers: 1, conv_hops: 5, conv_units: 16, fine_bins: 16, df_order: 2, ..ModelConfig::default() });
+    // Without its tanh layer: the first LSTM layer reads the stacked hops.
+    parity(&ModelConfig { hidden: 24, layers: 2, conv_hops: 2, conv_units: 0, ..ModelConfig::default() });
+    parity(&ModelConfig { hidden: 24, layers: 1, conv_hops: 4, conv_units: 0, fine_bins: 16, df_order: 2, ..ModelConfig::default() });
 }

@@ -114,7 +114,9 @@ pub struct ModelConfig {
     /// network's state. 0 = none (files written before this field existed).
     #[serde(default)]
     pub conv_hops: usize,
-    /// The front-end's width (`conv_hops` > 0 only).
+    /// The front-end's width (`conv_hops` > 0 only). 0 with `conv_hops` > 0: no tanh layer, the
+    /// first LSTM layer reads the hops' features themselves, stacked, so its input weights are
+    /// the convolution and nothing stands between the features and the gates.
     #[serde(default)]
     pub conv_units: usize,
 }
@@ -235,11 +237,21 @@ impl ModelConfig {
         self.conv_hops * self.n_features()
     }
 
-    /// Input width of LSTM layer `layer`: the first reads the features, or the convolution
-    /// front-end's units.
+    /// Whether the convolution front-end has a tanh layer of its own (weights `conv.weight` and
+    /// `conv.bias`), rather than handing the first LSTM layer the stacked hops.
+    pub fn conv_layer(&self) -> bool {
+        self.conv_hops > 0 && self.conv_units > 0
+    }
+
+    /// Input width of LSTM layer `layer`: the first reads the features, the convolution
+    /// front-end's units, or without those the front-end's stacked hops.
     pub fn layer_input(&self, layer: usize) -> usize {
         if layer == 0 {
-            if self.conv_hops > 0 { self.conv_units } else { self.n_features() }
+            match (self.conv_hops, self.conv_units) {
+                (0, _) => self.n_features(),
+                (_, 0) => self.conv_input(),
+                (_, units) => units,
+            }
         } else {
             self.hidden
         }
@@ -260,7 +272,7 @@ impl ModelConfig {
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let h4 = 4 * self.hidden;
         let mut v = Vec::new();
-        if self.conv_hops > 0 {
+        if self.conv_layer() {
             v.push(("conv.weight".into(), vec![self.conv_units, self.conv_input()]));
             v.push(("conv.bias".into(), vec![self.conv_units]));
         }
@@ -308,11 +320,12 @@ impl ModelConfig {
         // The output layer's skip connection reads the features where the first layer's input
         // is; with a front-end that is the front-end's output, so the two are kept apart.
         if self.conv_hops > MAX_CONV_HOPS
-            || (self.conv_hops > 0) != (1..=1024).contains(&self.conv_units)
+            || self.conv_units > 1024
+            || (self.conv_hops == 0 && self.conv_units > 0)
             || (self.conv_hops > 0 && self.skip_connections)
         {
             return bad(format!(
-                "conv_hops = {} with conv_units = {} (expected 0..={MAX_CONV_HOPS} hops, 1..=1024 units with hops and 0 without, \
+                "conv_hops = {} with conv_units = {} (expected 0..={MAX_CONV_HOPS} hops, 0..=1024 units with hops and 0 without, \
                  and no skip connections with a front-end)",
                 self.conv_hops, self.conv_units
             ));
@@ -392,10 +405,17 @@ mod tests {
         assert_eq!(shapes[1], ("conv.bias".to_string(), vec![64]));
         assert_eq!(shapes[2], ("lstm.0.weight_ih".to_string(), vec![512, 64]));
         assert_eq!(conv.parameter_count() + 512 * 96, c.parameter_count() + 64 * 288 + 64 + 512 * 64);
-        // Units without hops, hops without units, too many hops, skip connections beside it.
+        // Hops without units: the first layer reads the stacked hops, with no tensors of their own.
+        let stacked = ModelConfig { conv_hops: 3, ..c.clone() };
+        assert!(stacked.validate().is_ok());
+        assert_eq!((stacked.conv_layer(), stacked.layer_input(0)), (false, 3 * 96));
+        assert_eq!(stacked.tensor_shapes()[0], ("lstm.0.weight_ih".to_string(), vec![512, 288]));
+        assert_eq!(stacked.parameter_count(), c.parameter_count() + 512 * 2 * 96);
+        // Units without hops, too many units or hops, skip connections beside it.
         assert!(ModelConfig { conv_units: 64, ..c.clone() }.validate().is_err());
-        assert!(ModelConfig { conv_hops: 3, ..c.clone() }.validate().is_err());
+        assert!(ModelConfig { conv_units: 1025, ..conv.clone() }.validate().is_err());
         assert!(ModelConfig { conv_hops: super::MAX_CONV_HOPS + 1, ..conv.clone() }.validate().is_err());
+        assert!(ModelConfig { skip_connections: true, ..stacked }.validate().is_err());
         assert!(ModelConfig { skip_connections: true, ..conv }.validate().is_err());
         assert_eq!(c.tensor_shapes()[0].0, "lstm.0.weight_ih");
     }

@@ -20,8 +20,8 @@ struct LstmLayer {
 #[derive(Debug, Clone)]
 pub struct Model {
     config: ModelConfig,
-    /// The convolution front-end, row-major conv_units × conv_input, and its bias (empty
-    /// without one).
+    /// The convolution front-end's tanh layer, row-major conv_units × conv_input, and its bias
+    /// (empty without one).
     conv_weight: Vec<f32>,
     conv_bias: Vec<f32>,
     layers: Vec<LstmLayer>,
@@ -108,7 +108,7 @@ impl Model {
     fn from_tensors(config: ModelConfig, tensors: Vec<Vec<f32>>) -> Self {
         let mut it = tensors.into_iter();
         let (conv_weight, conv_bias) =
-            if config.conv_hops > 0 { (it.next().unwrap(), it.next().unwrap()) } else { (Vec::new(), Vec::new()) };
+            if config.conv_layer() { (it.next().unwrap(), it.next().unwrap()) } else { (Vec::new(), Vec::new()) };
         let h = config.hidden;
         let layers = (0..config.layers)
             .map(|l| {
@@ -159,12 +159,17 @@ impl Model {
             let kept = state.conv_in.len() - n;
             state.conv_in.copy_within(..kept, n);
             state.conv_in[..n].copy_from_slice(features);
-            for ((x, row), b) in state.xh[0]
-                .iter_mut()
-                .zip(self.conv_weight.chunks_exact(state.conv_in.len()))
-                .zip(&self.conv_bias)
-            {
-                *x = (dot(row, &state.conv_in) + b).tanh();
+            if self.config.conv_layer() {
+                for ((x, row), b) in state.xh[0]
+                    .iter_mut()
+                    .zip(self.conv_weight.chunks_exact(state.conv_in.len()))
+                    .zip(&self.conv_bias)
+                {
+                    *x = (dot(row, &state.conv_in) + b).tanh();
+                }
+            } else {
+                // No tanh layer: the first LSTM layer reads the stacked hops.
+                state.xh[0][..state.conv_in.len()].copy_from_slice(&state.conv_in);
             }
         }
         for (l, layer) in self.layers.iter().enumerate() {
