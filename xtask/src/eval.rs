@@ -20,10 +20,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::compare::{differences, difference_table, DifferenceRow};
 use crate::corpus::{CorpusSource, NoiseChoice};
 use crate::data::manifest::Split;
+use crate::deepfilternet::DeepFilterNet;
 use crate::metrics::{band_energy_ratio_db, pesq_wb, resample, si_sdr, stoi, DEFAULT_ACTIVE_RANGE_DB};
 
 pub const SNRS: [f32; 5] = [-5.0, 0.0, 5.0, 10.0, 15.0];
-pub const SYSTEMS: [&str; 3] = ["noisy", "nnnoiseless", "lull"];
+pub const SYSTEMS: [&str; 4] = ["noisy", "nnnoiseless", "deepfilternet", "lull"];
 /// Mixtures are made at this rate and resampled to the others, so every rate sees the same
 /// material.
 const BASE_RATE: u32 = 48_000;
@@ -51,6 +52,9 @@ pub struct EvalOptions {
     /// on: 0 scores a cold start; more, the engines as a host runs them, long after they started
     /// (on the same scene, so the scored audio is the same).
     pub warm_up: usize,
+    /// DeepFilterNet3, scored beside the others where given (`--deepfilternet`): how far Lull
+    /// is from the state of the art, on the same mixtures.
+    pub deepfilternet: Option<Arc<DeepFilterNet>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -126,6 +130,9 @@ pub struct Report {
     /// Lull minus nnnoiseless, mixture by mixture, per rate and bucket and over all buckets,
     /// with confidence intervals: whether a lead is more than the draw of mixtures.
     pub lead_over_nnnoiseless: Vec<DifferenceRow>,
+    /// Lull minus DeepFilterNet3 the same way, where it was evaluated (`--deepfilternet`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lead_over_deepfilternet: Vec<DifferenceRow>,
     /// Every mixture's scores, in evaluation order (undefined scores as NaN become `null`).
     pub mixtures: Vec<MixtureScores>,
     pub split: Split,
@@ -216,13 +223,18 @@ fn voice_bandwidth_label(lo: u32) -> String {
     }
 }
 
-/// The two denoisers every check compares, run on the same signal: nnnoiseless (RNNoise) and
-/// Lull at the evaluation's Reduction. With `warm_up`, each first runs over `x` that many times
-/// with its state carried on, and only the last pass is returned.
-fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<[(&'static str, Vec<f32>); 2]> {
+/// The denoisers every check compares, run on the same signal: nnnoiseless (RNNoise), then
+/// DeepFilterNet3 where given, and Lull at the evaluation's Reduction. With `warm_up`, each first
+/// runs over `x` that many times with its state carried on, and only the last pass is returned.
+fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<Vec<(&'static str, Vec<f32>)>> {
     let played = x.repeat(o.warm_up + 1);
     let scored = |y: Vec<f32>| y[y.len() - x.len()..].to_vec();
-    Ok([("nnnoiseless", scored(run_rnnoise(&played, rate))), ("lull", scored(run_lull(&o.model, &played, rate, o.reduction_db, o.stages)?))])
+    let mut out = vec![("nnnoiseless", scored(run_rnnoise(&played, rate)))];
+    if let Some(dfn) = &o.deepfilternet {
+        out.push(("deepfilternet", scored(dfn.run(&played, rate)?)));
+    }
+    out.push(("lull", scored(run_lull(&o.model, &played, rate, o.reduction_db, o.stages)?)));
+    Ok(out)
 }
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
@@ -385,6 +397,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let lat = Denoiser::new(o.model.clone(), 48_000.0, 1)?.latency_samples();
     let energy_by_level: BTreeMap<i32, BTreeMap<String, f64>> = level_energy.into_iter().map(|(l, m)| (l, avg(m))).collect();
     let lead_over_nnnoiseless = differences(&mixtures, "lull", &mixtures, "nnnoiseless")?;
+    let lead_over_deepfilternet = if o.deepfilternet.is_some() { differences(&mixtures, "lull", &mixtures, "deepfilternet")? } else { Vec::new() };
     Ok(Report {
         buckets,
         overall,
@@ -397,6 +410,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         clean_speech: clean_scores.into_iter().map(|(k, s)| (k, mean(&s))).collect(),
         clean_speech_energy_by_level_db: energy_by_level,
         lead_over_nnnoiseless,
+        lead_over_deepfilternet,
         mixtures,
         split: o.split,
         voice: o.voice.clone(),
@@ -490,23 +504,22 @@ fn inversions_note(r: &Report) -> String {
     m
 }
 
-/// A table of means over all buckets, one row per group (noise class, voice bandwidth).
+/// A table of means over all buckets, one row per group (noise class, voice bandwidth), a column
+/// per system evaluated.
 fn group_table<'a>(m: &mut String, heading: &str, what: &str, rows: impl Iterator<Item = (String, &'a BTreeMap<String, Scores>)>) {
-    let mut rows = rows.peekable();
-    if rows.peek().is_none() {
+    let rows: Vec<_> = rows.collect();
+    if rows.is_empty() {
         return;
     }
+    let systems: Vec<&str> = SYSTEMS.iter().copied().filter(|sys| rows.iter().any(|(_, by_sys)| by_sys.contains_key(*sys))).collect();
     let _ = writeln!(m, "\n{heading}:\n");
-    let _ = writeln!(m, "| {what} | mixtures | PESQ-WB noisy | nnnoiseless | lull | SI-SDR dB noisy | nnnoiseless | lull |");
-    let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(m, "| {what} | mixtures | PESQ-WB {} | SI-SDR dB {} |", systems.join(" | "), systems.join(" | "));
+    let _ = writeln!(m, "|---|---|{}", "---|".repeat(2 * systems.len()));
     for (group, by_sys) in rows {
         let get = |sys: &str| by_sys.get(sys).cloned().unwrap_or_default();
-        let (noisy, rnn, lull) = (get("noisy"), get("nnnoiseless"), get("lull"));
-        let _ = writeln!(
-            m,
-            "| {group} | {} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} |",
-            lull.n, noisy.pesq_wb, rnn.pesq_wb, lull.pesq_wb, noisy.si_sdr, rnn.si_sdr, lull.si_sdr
-        );
+        let pesq: Vec<String> = systems.iter().map(|sys| format!("{:.3}", get(sys).pesq_wb)).collect();
+        let sisdr: Vec<String> = systems.iter().map(|sys| format!("{:.2}", get(sys).si_sdr)).collect();
+        let _ = writeln!(m, "| {group} | {} | {} | {} |", get("lull").n, pesq.join(" | "), sisdr.join(" | "));
     }
 }
 
@@ -546,6 +559,9 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     m.push_str(&difference_table(&r.lead_over_nnnoiseless, "Lull − nnnoiseless"));
+    if !r.lead_over_deepfilternet.is_empty() {
+        m.push_str(&difference_table(&r.lead_over_deepfilternet, "Lull − DeepFilterNet3 (30 ms latency, Lull's 20 ms)"));
+    }
     let khz = r.by_noise_rate as f64 / 1000.0;
     group_table(&mut m, &format!("Per noise class, {khz:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder)"), "noise", r.by_noise.iter().map(|(c, s)| (c.clone(), s)));
     group_table(

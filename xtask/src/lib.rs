@@ -13,6 +13,7 @@ pub mod compare;
 pub mod corpus;
 pub mod data;
 pub mod dense_op;
+pub mod deepfilternet;
 pub mod eval;
 pub mod export;
 pub mod featurize;

