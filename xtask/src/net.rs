@@ -252,10 +252,7 @@ impl LullNet {
         let (batch, time, f) = features.dims3()?;
         let past = self.config.conv_hops - 1;
         // The tanh layer's weight with its bias as the last column, as `dense_tanh` takes it.
-        let layer = match &self.conv {
-            Some((w, b)) => Some(Tensor::cat(&[w, &b.unsqueeze(1)?], 1)?),
-            None => None,
-        };
+        let layer = self.conv.as_ref().map(|(w, b)| Tensor::cat(&[w, &b.unsqueeze(1)?], 1)).transpose()?;
         let front = |stacked: &Tensor| match &layer {
             Some(w) => dense_tanh(stacked, w),
             None => Ok(stacked.clone()),
