@@ -144,6 +144,9 @@ pub struct Report {
     #[serde(default)]
     pub warm_up: usize,
     pub lull_latency_ms_48k: f64,
+    /// Wall-clock milliseconds each denoiser took per second of 48 kHz audio in this run (one
+    /// thread each; on a shared machine, comparable only within one run).
+    pub processing_ms_per_second: BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -226,16 +229,33 @@ fn voice_bandwidth_label(lo: u32) -> String {
 /// The denoisers every check compares, run on the same signal: nnnoiseless (RNNoise), then
 /// DeepFilterNet3 where given, and Lull at the evaluation's Reduction. With `warm_up`, each first
 /// runs over `x` that many times with its state carried on, and only the last pass is returned.
-fn denoised(o: &EvalOptions, x: &[f32], rate: u32) -> Result<Vec<(&'static str, Vec<f32>)>> {
+/// Each call's time is added to `clock` at 48 kHz, where no system resamples.
+fn denoised(o: &EvalOptions, x: &[f32], rate: u32, clock: &mut Clock) -> Result<Vec<(&'static str, Vec<f32>)>> {
     let played = x.repeat(o.warm_up + 1);
-    let scored = |y: Vec<f32>| y[y.len() - x.len()..].to_vec();
-    let mut out = vec![("nnnoiseless", scored(run_rnnoise(&played, rate)))];
+    let seconds = played.len() as f64 / rate as f64;
+    let mut out = Vec::new();
+    let mut run = |name: &'static str, f: &dyn Fn() -> Result<Vec<f32>>| -> Result<()> {
+        let started = std::time::Instant::now();
+        let y = f()?;
+        if rate == 48_000 {
+            let e = clock.0.entry(name).or_default();
+            e.0 += started.elapsed().as_secs_f64();
+            e.1 += seconds;
+        }
+        out.push((name, y[y.len() - x.len()..].to_vec()));
+        Ok(())
+    };
+    run("nnnoiseless", &|| Ok(run_rnnoise(&played, rate)))?;
     if let Some(dfn) = &o.deepfilternet {
-        out.push(("deepfilternet", scored(dfn.run(&played, rate)?)));
+        run("deepfilternet", &|| dfn.run(&played, rate))?;
     }
-    out.push(("lull", scored(run_lull(&o.model, &played, rate, o.reduction_db, o.stages)?)));
+    run("lull", &|| run_lull(&o.model, &played, rate, o.reduction_db, o.stages))?;
     Ok(out)
 }
+
+/// Wall-clock seconds each denoiser took and seconds of audio it processed, at 48 kHz.
+#[derive(Default)]
+struct Clock(BTreeMap<&'static str, (f64, f64)>);
 
 fn scores(clean: &[f32], out: &[f32], rate: u32) -> Result<Scores> {
     let values = [pesq_wb(clean, out, rate)?, stoi(clean, out, rate), si_sdr(clean, out)];
@@ -295,6 +315,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     let mut class_sums: BTreeMap<String, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let mut voice_sums: BTreeMap<u32, BTreeMap<i32, BTreeMap<String, Scores>>> = BTreeMap::new();
     let mut mixtures = Vec::new();
+    let mut clock = Clock::default();
     let pb = bar(SNRS.len() * o.per_bucket * o.rates.len(), "mixtures × rates");
     for &snr in &SNRS {
         for i in 0..o.per_bucket {
@@ -307,7 +328,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
                 let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
-                for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate)?) {
+                for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate, &mut clock)?) {
                     let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
                     // The mean of one mixture: its scores, NaN where undefined.
                     let one = mean(&s);
@@ -356,7 +377,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
             let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
             let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-            for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000)?) {
+            for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000, &mut clock)?) {
                 tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
             }
         }
@@ -368,7 +389,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let ex = source.mix(&mut rng, rate, n22, 0.0, SPEECH_LEVEL_DB as f32, NoiseChoice::White);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
         let base = si_sdr(&ex.clean, &noisy);
-        for (name, out) in denoised(o, &noisy, rate)? {
+        for (name, out) in denoised(o, &noisy, rate, &mut clock)? {
             let e = white.entry(name.into()).or_default();
             e.0 += si_sdr(&ex.clean, &out) - base;
             e.1 += 1;
@@ -378,7 +399,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         // alone; what it takes off here it takes off every voice.
         let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
         let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any).clean;
-        for (name, out) in denoised(o, &clean, BASE_RATE)? {
+        for (name, out) in denoised(o, &clean, BASE_RATE, &mut clock)? {
             let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
             tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
@@ -386,7 +407,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         for level in OTHER_CLEAN_LEVELS_DB {
             let g = 10f32.powf((level - SPEECH_LEVEL_DB) as f32 / 20.0);
             let x: Vec<f32> = clean.iter().map(|v| v * g).collect();
-            for (name, out) in denoised(o, &x, BASE_RATE)? {
+            for (name, out) in denoised(o, &x, BASE_RATE, &mut clock)? {
                 tally_finite(level_energy.entry(level).or_default(), name, band_energy_ratio_db(&x, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
             }
         }
@@ -418,6 +439,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         seconds: o.seconds,
         warm_up: o.warm_up,
         lull_latency_ms_48k: lat as f64 * 1000.0 / 48_000.0,
+        processing_ms_per_second: clock.0.into_iter().filter(|(_, (_, audio))| *audio > 0.0).map(|(k, (t, audio))| (k.to_string(), 1000.0 * t / audio)).collect(),
     })
 }
 
@@ -585,6 +607,10 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "\nOriginal experiment (white Gaussian noise, 0 dB SNR, 22.05 kHz speech): SI-SDR improvement:");
     for (k, v) in &r.white_noise_si_sdr_improvement_db {
         let _ = writeln!(m, "- {k}: {v:+.2} dB");
+    }
+    if !r.processing_ms_per_second.is_empty() {
+        let per: Vec<String> = r.processing_ms_per_second.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        let _ = writeln!(m, "\nProcessing time per second of 48 kHz audio, milliseconds by the wall clock in this run (one thread each): {}.", per.join(", "));
     }
     let _ = writeln!(m, "\nClean speech (the buckets' speech with no noise added, 48 kHz): PESQ-WB / STOI / SI-SDR, and output-to-clean energy during speech:");
     for (k, s) in &r.clean_speech {

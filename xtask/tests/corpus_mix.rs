@@ -285,6 +285,7 @@ fn evaluation_scores_deepfilternet_beside_the_others() {
     assert!(table.contains("| deepfilternet |") && table.contains("Lull − DeepFilterNet3"), "{table}");
     assert!(r.clean_speech.contains_key("deepfilternet") && r.high_band_db.contains_key("deepfilternet"));
     assert!(r.white_noise_si_sdr_improvement_db["deepfilternet"].is_finite());
+    assert_eq!(r.processing_ms_per_second.keys().collect::<Vec<_>>(), ["deepfilternet", "lull", "nnnoiseless"]);
 }
 
 /// `--warm-up`: the denoisers run over each mixture before the scored pass, and the scored pass
@@ -317,6 +318,10 @@ fn evaluation_covers_every_bucket_and_is_transparent_at_zero_reduction() {
     tiny_corpus(dir.path(), Split::Test);
     let options = xtask::eval::EvalOptions { rates: vec![48_000, 22_050], seconds: 2.0, reduction_db: 0.0, ..eval_options(dir.path(), Split::Test) };
     let r = xtask::eval::evaluate(&options).unwrap();
+    // Processing time is measured per denoiser, at 48 kHz only (the noisy input takes none).
+    assert_eq!(r.processing_ms_per_second.keys().collect::<Vec<_>>(), ["lull", "nnnoiseless"]);
+    assert!(r.processing_ms_per_second.values().all(|&ms| ms > 0.0 && ms < 1000.0), "{:?}", r.processing_ms_per_second);
+    assert!(xtask::eval::markdown(&r).contains("Processing time per second of 48 kHz audio"));
     for rate in [48_000, 22_050] {
         let buckets = &r.buckets[&rate];
         assert_eq!(buckets.keys().copied().collect::<Vec<_>>(), vec![-5, 0, 5, 10, 15]);
