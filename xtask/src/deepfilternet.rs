@@ -22,6 +22,9 @@ const MODEL: &str = "_models/DeepFilterNet3_onnx.tar.gz";
 /// model's two hops of lookahead. `tests::output_is_aligned_and_quieter` checks it.
 pub const DELAY_HOPS: usize = 3;
 const RATE: u32 = 48_000;
+const HOP: usize = 480;
+/// DFN3's latency: `DELAY_HOPS` of its hops.
+pub const LATENCY_MS: f64 = (DELAY_HOPS * HOP) as f64 * 1000.0 / RATE as f64;
 /// No attenuation limit: DFN3 as its authors evaluate it.
 const ATTENUATION_LIMIT_DB: f32 = 100.0;
 
@@ -80,7 +83,7 @@ impl DeepFilterNet {
         let state = State { state, free: self.free };
         // SAFETY: `state` is live.
         let hop = unsafe { (self.frame_length)(state.state) };
-        ensure!(hop == 480, "libDF reports {hop}-sample hops; DFN3's are 480");
+        ensure!(hop == HOP, "libDF reports {hop}-sample hops; DFN3's are {HOP}");
         let delay = DELAY_HOPS * hop;
         let mut input = x48.clone();
         input.resize((x48.len() + delay).div_ceil(hop) * hop, 0.0);

@@ -582,7 +582,8 @@ pub fn markdown(r: &Report) -> String {
     }
     m.push_str(&difference_table(&r.lead_over_nnnoiseless, "Lull − nnnoiseless"));
     if !r.lead_over_deepfilternet.is_empty() {
-        m.push_str(&difference_table(&r.lead_over_deepfilternet, "Lull − DeepFilterNet3 (30 ms latency, Lull's 20 ms)"));
+        let dfn_ms = crate::deepfilternet::LATENCY_MS;
+        m.push_str(&difference_table(&r.lead_over_deepfilternet, &format!("Lull − DeepFilterNet3 ({dfn_ms:.0} ms latency; Lull's {:.0} ms)", r.lull_latency_ms_48k)));
     }
     let khz = r.by_noise_rate as f64 / 1000.0;
     group_table(&mut m, &format!("Per noise class, {khz:.2} kHz, all SNR buckets (a mixture with two noises summed counts under the louder)"), "noise", r.by_noise.iter().map(|(c, s)| (c.clone(), s)));

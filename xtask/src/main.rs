@@ -289,8 +289,9 @@ enum Command {
         #[arg(long, default_value = "weights")]
         out_dir: PathBuf,
     },
-    /// Evaluate Lull against the noisy input and nnnoiseless (RNNoise) on the test split:
-    /// PESQ-WB, STOI, SI-SDR per SNR bucket and sample rate. Prints markdown, writes JSON.
+    /// Evaluate Lull against the noisy input and nnnoiseless (RNNoise), and DeepFilterNet3 with
+    /// --deepfilternet, on the test split: PESQ-WB, STOI, SI-SDR per SNR bucket and sample rate.
+    /// Prints markdown, writes JSON.
     Eval {
         #[arg(long, default_value = "target/corpus")]
         data_dir: PathBuf,
@@ -320,7 +321,7 @@ enum Command {
         /// data --speakers` names it: to compare voices, trained on or not.
         #[arg(long)]
         voice: Option<String>,
-        /// Run both denoisers over each signal this many times before the pass that is scored,
+        /// Run the denoisers over each signal this many times before the pass that is scored,
         /// state carried on: the steady state a host sees long after the plugin started,
         /// instead of a cold start (0). The scored audio is the same either way (0..=30).
         #[arg(long, default_value_t = 0)]

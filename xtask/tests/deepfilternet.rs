@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use rand::SeedableRng;
-use xtask::deepfilternet::DeepFilterNet;
+use xtask::deepfilternet::{DeepFilterNet, DELAY_HOPS};
 
 fn wheel() -> Option<DeepFilterNet> {
     let Some(dir) = std::env::var_os("LULL_DEEPFILTERNET") else {
@@ -31,7 +31,8 @@ fn output_is_aligned_and_finite() {
         let y = dfn.run(&clean, rate).unwrap();
         assert_eq!(y.len(), clean.len());
         assert!(y.iter().all(|v| v.is_finite()), "{rate} Hz");
-        let max = 3 * 480 * rate as usize / 48_000 + 100;
+        // Far enough to find the lag a wrong DELAY_HOPS would leave, at either rate.
+        let max = (DELAY_HOPS + 1) * 480 * rate as usize / 48_000;
         let lag = best_lag(&clean, &y, max);
         let energy = |s: &[f32]| s.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
         eprintln!("{rate} Hz: lag {lag}, energy out/in {:.3}", energy(&y) / energy(&clean));
