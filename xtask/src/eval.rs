@@ -196,18 +196,37 @@ pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32, sta
 /// delay; other rates go through the same resampler as the metrics.
 pub fn run_rnnoise(x: &[f32], rate: u32) -> Vec<f32> {
     const FRAME: usize = nnnoiseless::DenoiseState::FRAME_SIZE;
-    let x48 = if rate == 48_000 { x.to_vec() } else { resample(x, rate, 48_000) };
     let mut state = nnnoiseless::DenoiseState::new();
-    let mut padded: Vec<f32> = x48.iter().map(|v| v * 32768.0).collect();
-    padded.resize((x48.len() + FRAME).div_ceil(FRAME) * FRAME, 0.0);
-    let mut out = vec![0.0f32; padded.len()];
-    for (i, o) in padded.chunks(FRAME).zip(out.chunks_mut(FRAME)) {
-        state.process_frame(o, i);
-    }
-    let y48: Vec<f32> = out[FRAME..FRAME + x48.len()].iter().map(|v| v / 32768.0).collect();
-    let mut y = if rate == 48_000 { y48 } else { resample(&y48, 48_000, rate) };
+    let run = |x48: &[f32]| -> Result<Vec<f32>> {
+        let scaled: Vec<f32> = x48.iter().map(|v| v * 32768.0).collect();
+        let y = framed(&scaled, FRAME, FRAME, |i, o| {
+            state.process_frame(o, i);
+        });
+        Ok(y.iter().map(|v| v / 32768.0).collect())
+    };
+    at_48k(x, rate, run).expect("nnnoiseless cannot fail")
+}
+
+/// Runs `f`, a denoiser that works at 48 kHz only, on `x` at `rate`: through the metrics'
+/// resampler both ways unless `rate` is 48 kHz, and back to `x`'s length.
+pub(crate) fn at_48k(x: &[f32], rate: u32, f: impl FnOnce(&[f32]) -> Result<Vec<f32>>) -> Result<Vec<f32>> {
+    let mut y = if rate == 48_000 { f(x)? } else { resample(&f(&resample(x, rate, 48_000))?, 48_000, rate) };
     y.resize(x.len(), 0.0);
-    y
+    Ok(y)
+}
+
+/// Feeds `x` to a frame-by-frame denoiser (`frame(input, output)`, `hop` samples each), padded
+/// with zeros to flush its `delay` samples out, and returns its output with the delay removed.
+pub(crate) fn framed(x: &[f32], hop: usize, delay: usize, mut frame: impl FnMut(&mut [f32], &mut [f32])) -> Vec<f32> {
+    let mut input = x.to_vec();
+    input.resize((x.len() + delay).div_ceil(hop) * hop, 0.0);
+    let mut output = vec![0.0f32; input.len()];
+    for (i, o) in input.chunks_mut(hop).zip(output.chunks_mut(hop)) {
+        frame(i, o);
+    }
+    output.drain(..delay);
+    output.truncate(x.len());
+    output
 }
 
 /// Lower edges (Hz) of the voice-bandwidth groups: narrower than a 16 kHz recording; 16 kHz
