@@ -1,7 +1,8 @@
 //! `Denoiser`: the one place audio is processed. Host-independent: the plugin, the CLI
 //! (`xtask denoise`/`eval`) and the tests all drive this type.
 //!
-//! Signal path per hop: input FIFO → √Hann analysis → realfft → channel-mean power → band
+//! Signal path: (optionally, per sample, the mains-hum canceller, `dsp::dehum`) → per hop: input
+//! FIFO → √Hann analysis → realfft → channel-mean power → band
 //! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
 //! over bins, with the pitch filter (RNNoise's comb: the frame one pitch period back added where
@@ -22,6 +23,7 @@ use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
 use crate::dsp::bands::{BandCenters, BandLayout};
+use crate::dsp::dehum::HumCanceller;
 use crate::dsp::delay::DelayLine;
 use crate::dsp::features::{accumulate_phase_advance, accumulate_power, FeatureExtractor};
 use crate::dsp::pitch::PitchTracker;
@@ -116,6 +118,9 @@ pub struct Denoiser {
     /// Next write position in the input FIFO, 0..hop.
     pos: usize,
     dry: Vec<DelayLine>,
+    /// Per channel, the mains-hum canceller in front of the analysis, and whether it runs.
+    dehum: Vec<HumCanceller>,
+    dehum_on: bool,
     dry_now: [f32; MAX_CHANNELS],
     /// Gain floor from the Reduction setting (1.0 = transparent), moving per hop towards
     /// `floor_target` so a Reduction change is smooth whatever the host's block size.
@@ -195,6 +200,8 @@ impl Denoiser {
             out_fifo: vec![vec![0.0; size.hop]; channels],
             pos: 0,
             dry: (0..channels).map(|_| DelayLine::new(latency)).collect(),
+            dehum: (0..channels).map(|_| HumCanceller::new(sample_rate, size.hop, &mut planner)).collect(),
+            dehum_on: false,
             dry_now: [0.0; MAX_CHANNELS],
             floor: 1.0,
             floor_target: 1.0,
@@ -273,6 +280,16 @@ impl Denoiser {
         self.df_on = on && self.df_order > 0;
     }
 
+    /// Turns the mains-hum canceller in front of the network on or off (off by default). It
+    /// takes out as much of the hum as the Reduction floor allows, so 0 dB stays transparent.
+    /// Switched on, it starts learning afresh.
+    pub fn set_dehum(&mut self, on: bool) {
+        if on && !self.dehum_on {
+            self.dehum.iter_mut().for_each(HumCanceller::reset);
+        }
+        self.dehum_on = on;
+    }
+
     /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.
     pub fn set_bypassed(&mut self, bypassed: bool) {
         self.wet_target = if bypassed { 0.0 } else { 1.0 };
@@ -288,6 +305,7 @@ impl Denoiser {
         self.in_fifo.iter_mut().for_each(|f| f.fill(0.0));
         self.out_fifo.iter_mut().for_each(|f| f.fill(0.0));
         self.dry.iter_mut().for_each(DelayLine::reset);
+        self.dehum.iter_mut().for_each(HumCanceller::reset);
         self.extractor.reset();
         if let Some(p) = &mut self.pitch {
             p.reset();
@@ -319,8 +337,8 @@ impl Denoiser {
             for (c, chan) in block.iter().enumerate().take(chans) {
                 let x = chan[i];
                 let x = if x.is_finite() { x.clamp(-MAX_INPUT, MAX_INPUT) } else { 0.0 };
-                self.in_fifo[c][self.pos] = x;
                 self.dry_now[c] = self.dry[c].tick(x);
+                self.in_fifo[c][self.pos] = if self.dehum_on { self.dehum[c].tick(x, 1.0 - self.floor) } else { x };
             }
             // Channels the host did not give us this block still need a full hop.
             for c in chans..self.channels {

@@ -169,11 +169,13 @@ pub struct Stages {
     pub pitch_filter: bool,
     /// A deep-filtering model's correction of the lowest bins (`Denoiser::set_deep_filter`).
     pub deep_filter: bool,
+    /// The mains-hum canceller in front of the network (`Denoiser::set_dehum`).
+    pub dehum: bool,
 }
 
 impl Stages {
     /// As the plugin runs the engine.
-    pub const PLUGIN: Self = Self { pitch_filter: true, deep_filter: true };
+    pub const PLUGIN: Self = Self { pitch_filter: true, deep_filter: true, dehum: false };
 }
 
 /// Runs Lull's engine over a whole signal and returns the output aligned with the input, with
@@ -183,6 +185,7 @@ pub fn run_lull(model: &Arc<Model>, x: &[f32], rate: u32, reduction_db: f32, sta
     d.set_reduction_db(reduction_db);
     d.set_pitch_filter(stages.pitch_filter);
     d.set_deep_filter(stages.deep_filter);
+    d.set_dehum(stages.dehum);
     let lat = d.latency_samples();
     let mut buf = x.to_vec();
     buf.resize(x.len() + lat, 0.0);

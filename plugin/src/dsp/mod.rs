@@ -3,6 +3,7 @@
 //! types, so the features the network learns from are the ones it sees in a host.
 
 pub mod bands;
+pub mod dehum;
 pub mod delay;
 pub mod features;
 pub mod pitch;

@@ -1,0 +1,379 @@
+//! Mains-hum canceller: takes out the harmonics of 50 or 60 Hz that stay put for seconds, before
+//! the network sees the signal.
+//!
+//! Why: hum is a set of lines 50 or 60 Hz apart, narrower than any of the network's bands (100 Hz
+//! and up), so band gains can only turn a whole band down, voice and all, while the lines sit
+//! between the voice's harmonics. Hum is also exactly periodic, which speech and most other noise
+//! are not, so it can be learned and subtracted in the time domain instead: no latency, nothing
+//! taken from the voice but a notch a fraction of a hertz wide at each hum line.
+//!
+//! How, per family (50 Hz, then 60 Hz on what the first left): a one-period template indexed by
+//! the phase of the mains cycle is averaged sample by sample (an LMS comb: each harmonic of the
+//! template is a one-pole average of the input's complex amplitude there, with time constant
+//! `SLOW_TAU_S`). Each hop the template is taken apart by an FFT and put back together from only
+//! the harmonics that are *coherent*: whose slow average holds about as much power as a fast one
+//! (`FAST_TAU_S`) does on average. A steady line passes both alike; speech, noise and music,
+//! whose energy at a given frequency does not keep its phase for a second, leave the slow
+//! average nearly empty. The rebuilt template is what is subtracted. The mains frequency is
+//! tracked (±`TRACK_RANGE_HZ`) from how the coherent harmonics' phases drift between hops.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+/// Mains frequencies, in the order the families run.
+const MAINS_HZ: [f64; 2] = [50.0, 60.0];
+/// Harmonics at or above this frequency are left to the network (and a 1 kHz test tone alone).
+const MAX_HARMONIC_HZ: f64 = 1000.0;
+/// Time constant of the template that is subtracted: the notch around each hum line is about
+/// 1 / (4 · this) Hz wide, and a new hum is learned over about this long.
+const SLOW_TAU_S: f64 = 1.0;
+/// Time constant of the template the coherence is measured against.
+const FAST_TAU_S: f64 = 0.04;
+/// A harmonic is subtracted in full above `COHERENCE_FULL`, not at all below `COHERENCE_OFF`
+/// (slow power over the fast one's average: 1 for a steady line, about 0.04 for noise).
+const COHERENCE_OFF: f32 = 0.2;
+const COHERENCE_FULL: f32 = 0.4;
+/// Template slots per period (a power of two, at most one per sample of the period).
+const MAX_SLOTS: usize = 256;
+/// How far from the nominal mains frequency the tracker may go, and how fast it follows (the
+/// share of the measured offset taken per refresh, once the template has settled).
+const TRACK_RANGE_HZ: f64 = 1.0;
+const TRACK_GAIN: f64 = 0.1;
+const TRACK_AFTER_S: f64 = 1.0;
+
+/// One mains family's canceller: templates, their spectra and the table it subtracts.
+struct Family {
+    nominal_hz: f64,
+    f0: f64,
+    rate: f64,
+    /// Position in the mains cycle, 0..1.
+    phase: f64,
+    slots: usize,
+    /// Harmonics considered: 1..=harmonics.
+    harmonics: usize,
+    slow: Vec<f32>,
+    fast: Vec<f32>,
+    /// What is subtracted, `slots + 1` values (the last repeats the first, for interpolation).
+    clean: Vec<f32>,
+    slow_rate: f32,
+    fast_rate: f32,
+    /// Smoothed power of each harmonic in the fast template.
+    fast_power: Vec<f32>,
+    /// Each harmonic's slow amplitude at the last refresh (for tracking) and its weight.
+    last: Vec<Complex32>,
+    weight: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
+    time: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    fast_spectrum: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+}
+
+impl Family {
+    fn new(nominal_hz: f64, rate: f64, planner: &mut RealFftPlanner<f32>) -> Self {
+        let period = rate / (nominal_hz + TRACK_RANGE_HZ);
+        // Largest power of two not above the period, so every slot is written every period.
+        let slots = (1usize << (period.max(2.0).log2().floor() as u32)).min(MAX_SLOTS);
+        let top = MAX_HARMONIC_HZ.min(rate / 2.0);
+        let harmonics = (((top / (nominal_hz + TRACK_RANGE_HZ)).ceil() as usize).saturating_sub(1)).min(slots / 2 - 1);
+        let fft = planner.plan_fft_forward(slots);
+        let ifft = planner.plan_fft_inverse(slots);
+        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
+        // A slot takes in about rate/slots samples' worth of weight per second, so a per-write
+        // rate of slots / (τ · rate) averages over τ.
+        let per_write = |tau: f64| ((slots as f64 / (tau * rate)).min(0.5)) as f32;
+        let mut this = Self {
+            nominal_hz,
+            f0: nominal_hz,
+            rate,
+            phase: 0.0,
+            slots,
+            harmonics,
+            slow: vec![0.0; slots],
+            fast: vec![0.0; slots],
+            clean: vec![0.0; slots + 1],
+            slow_rate: per_write(SLOW_TAU_S),
+            fast_rate: per_write(FAST_TAU_S),
+            fast_power: vec![0.0; harmonics + 1],
+            last: vec![Complex32::default(); harmonics + 1],
+            weight: vec![0.0; harmonics + 1],
+            time: vec![0.0; slots],
+            spectrum: vec![Complex32::default(); slots / 2 + 1],
+            fast_spectrum: vec![Complex32::default(); slots / 2 + 1],
+            scratch: vec![Complex32::default(); scratch_len],
+            fft,
+            ifft,
+        };
+        this.reset();
+        this
+    }
+
+    fn reset(&mut self) {
+        self.f0 = self.nominal_hz;
+        self.phase = 0.0;
+        self.slow.fill(0.0);
+        self.fast.fill(0.0);
+        self.clean.fill(0.0);
+        self.fast_power.fill(0.0);
+        self.last.fill(Complex32::default());
+        self.weight.fill(0.0);
+    }
+
+    /// Learns from `x` and returns the hum this family predicts at this sample.
+    #[inline]
+    fn tick(&mut self, x: f32, elapsed: u64) -> f32 {
+        let pos = self.phase * self.slots as f64;
+        let j = pos as usize % self.slots;
+        let k = (j + 1) % self.slots;
+        let fr = (pos - pos.floor()) as f32;
+        // Until the template has seen τ's worth of input, average plainly (1/n) so a hum is
+        // learned in a fraction of a second rather than over several τ.
+        let early = (self.slots as f32 / (elapsed as f32 + 1.0)).min(0.5);
+        for (template, rate) in [(&mut self.slow, self.slow_rate.max(early)), (&mut self.fast, self.fast_rate)] {
+            let e = x - (template[j] * (1.0 - fr) + template[k] * fr);
+            template[j] += rate * (1.0 - fr) * e;
+            template[k] += rate * fr * e;
+        }
+        let hum = self.clean[j] * (1.0 - fr) + self.clean[j + 1] * fr;
+        self.phase += self.f0 / self.rate;
+        if self.phase >= 1.0 {
+            self.phase -= 1.0;
+        }
+        hum
+    }
+
+    /// Rebuilds the subtracted table from the coherent harmonics, and tracks the mains
+    /// frequency. `dt`: seconds since the last refresh; `elapsed_s`: since the reset.
+    fn refresh(&mut self, dt: f64, elapsed_s: f64) {
+        self.time.copy_from_slice(&self.fast);
+        let _ = self.fft.process_with_scratch(&mut self.time, &mut self.fast_spectrum, &mut self.scratch);
+        self.time.copy_from_slice(&self.slow);
+        let _ = self.fft.process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch);
+        let smooth = (1.0 - (-dt / SLOW_TAU_S).exp()) as f32;
+        // Noise leaves in the slow template about the share FAST_TAU / (how long it has
+        // averaged) of what it leaves in the fast one; in the first moments that is near 1, and
+        // speech would pass for hum. So the bar starts above any line and comes down to
+        // `COHERENCE_OFF` as the slow template fills.
+        let off = COHERENCE_OFF.max((5.0 * FAST_TAU_S / elapsed_s.min(SLOW_TAU_S)) as f32);
+        let (mut drift, mut drift_weight) = (0.0f64, 0.0f64);
+        for h in 1..=self.harmonics {
+            let (a, f) = (self.spectrum[h], self.fast_spectrum[h]);
+            // Plain average at first, like the template.
+            let s = smooth.max((dt / elapsed_s.max(dt)) as f32);
+            self.fast_power[h] += (f.norm_sqr() - self.fast_power[h]) * s;
+            let coherence = a.norm_sqr() / (self.fast_power[h] + 1e-30);
+            let w = ((coherence - off) / (COHERENCE_FULL - COHERENCE_OFF)).clamp(0.0, 1.0);
+            self.weight[h] = w;
+            if elapsed_s > TRACK_AFTER_S && w > 0.0 && self.last[h].norm_sqr() > 0.0 {
+                // The phase a harmonic turned through since the last refresh, as a frequency
+                // offset of the fundamental; weighed by power and by h² (a higher harmonic turns
+                // h times as far for the same offset, so measures it h times as finely).
+                let turned = (a * self.last[h].conj()).arg() as f64;
+                let wt = (w * a.norm_sqr()) as f64 * (h * h) as f64;
+                drift += wt * turned / (std::f64::consts::TAU * h as f64 * dt);
+                drift_weight += wt;
+            }
+            self.last[h] = a;
+        }
+        if drift_weight > 0.0 {
+            let offset = drift / drift_weight;
+            self.f0 = (self.f0 + TRACK_GAIN * offset).clamp(self.nominal_hz - TRACK_RANGE_HZ, self.nominal_hz + TRACK_RANGE_HZ);
+        }
+        // Keep only the weighted harmonics (no DC: that is the high-pass's business, not hum).
+        self.spectrum[0] = Complex32::default();
+        for (h, x) in self.spectrum.iter_mut().enumerate().skip(1) {
+            *x *= if h <= self.harmonics { self.weight[h] / self.slots as f32 } else { 0.0 };
+        }
+        let last = self.spectrum.len() - 1;
+        self.spectrum[last].im = 0.0;
+        let _ = self.ifft.process_with_scratch(&mut self.spectrum, &mut self.clean[..self.slots], &mut self.scratch);
+        self.clean[self.slots] = self.clean[0];
+    }
+}
+
+/// Hum canceller for one channel. Allocates only in `new`.
+pub struct HumCanceller {
+    families: [Family; 2],
+    /// Samples between refreshes (one engine hop).
+    refresh_every: usize,
+    since_refresh: usize,
+    elapsed: u64,
+    rate: f64,
+}
+
+impl HumCanceller {
+    pub fn new(sample_rate: f32, refresh_every: usize, planner: &mut RealFftPlanner<f32>) -> Self {
+        let rate = sample_rate as f64;
+        Self {
+            families: MAINS_HZ.map(|hz| Family::new(hz, rate, planner)),
+            refresh_every: refresh_every.max(1),
+            since_refresh: 0,
+            elapsed: 0,
+            rate,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.families.iter_mut().for_each(Family::reset);
+        self.since_refresh = 0;
+        self.elapsed = 0;
+    }
+
+    /// The input with `amount` (0..=1) of the learned hum taken out.
+    #[inline]
+    pub fn tick(&mut self, x: f32, amount: f32) -> f32 {
+        let mut y = x;
+        for family in &mut self.families {
+            // The 60 Hz family learns from what the 50 Hz one left, so a line both share (every
+            // 300 Hz) is taken out once.
+            y -= family.tick(y, self.elapsed);
+        }
+        self.elapsed += 1;
+        self.since_refresh += 1;
+        if self.since_refresh == self.refresh_every {
+            self.since_refresh = 0;
+            let (dt, elapsed_s) = (self.refresh_every as f64 / self.rate, self.elapsed as f64 / self.rate);
+            self.families.iter_mut().for_each(|f| f.refresh(dt, elapsed_s));
+        }
+        x + (y - x) * amount
+    }
+
+    /// The mains frequencies the families currently track, in Hz (50 Hz family, 60 Hz family).
+    pub fn tracked_hz(&self) -> [f64; 2] {
+        [self.families[0].f0, self.families[1].f0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mains hum as the training data makes it: odd harmonics strong, up to the 11th.
+    fn hum(rate: f32, hz: f32, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let t = i as f32 / rate;
+                (1..=11)
+                    .map(|k| {
+                        let amp = if k % 2 == 1 { 0.1 } else { 0.03 } / (k as f32).sqrt();
+                        amp * (std::f32::consts::TAU * hz * k as f32 * t + 0.7 * k as f32).sin()
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// A voice-like signal: a harmonic series whose pitch glides between 90 and 210 Hz, in
+    /// syllables, over a little white noise.
+    fn voice(rate: f32, len: usize) -> Vec<f32> {
+        let mut phase = 0.0f32;
+        let mut seed = 1u32;
+        (0..len)
+            .map(|i| {
+                let t = i as f32 / rate;
+                let f0 = 150.0 + 60.0 * (std::f32::consts::TAU * 0.7 * t).sin();
+                phase += f0 / rate;
+                let envelope = (std::f32::consts::TAU * 2.5 * t).sin().max(0.0);
+                let tone: f32 = (1..=20).map(|k| (std::f32::consts::TAU * phase * k as f32).sin() / k as f32).sum();
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                0.05 * envelope * tone + 0.002 * noise
+            })
+            .collect()
+    }
+
+    fn run(rate: f32, x: &[f32], amount: f32) -> (Vec<f32>, HumCanceller) {
+        let mut planner = RealFftPlanner::new();
+        let mut c = HumCanceller::new(rate, (rate / 100.0) as usize, &mut planner);
+        (x.iter().map(|&v| c.tick(v, amount)).collect(), c)
+    }
+
+    fn energy(x: &[f32]) -> f64 {
+        x.iter().map(|&v| (v as f64).powi(2)).sum()
+    }
+
+    fn db(num: f64, den: f64) -> f64 {
+        10.0 * (num / den).log10()
+    }
+
+    /// How much of `x` is left in `y` over `range`, in dB.
+    fn left_db(y: &[f32], x: &[f32], range: std::ops::Range<usize>) -> f64 {
+        db(energy(&y[range.clone()]), energy(&x[range]))
+    }
+
+    #[test]
+    fn removes_steady_hum_at_either_mains_frequency_and_any_rate() {
+        for rate in [48_000.0, 44_100.0, 16_000.0, 8_000.0] {
+            for hz in [50.0, 60.0] {
+                let n = (4.0 * rate) as usize;
+                let x = hum(rate, hz, n);
+                let (y, _) = run(rate, &x, 1.0);
+                let left = left_db(&y, &x, n / 2..n);
+                eprintln!("{hz} Hz at {rate}: {left:.1} dB");
+                assert!(left < -35.0, "{hz} Hz hum at {rate} Hz: {left:.1} dB left after 2 s");
+                assert!(y.iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn learns_a_hum_within_half_a_second() {
+        let rate = 48_000.0;
+        let x = hum(rate, 50.0, rate as usize);
+        let (y, _) = run(rate, &x, 1.0);
+        let left = left_db(&y, &x, (0.5 * rate) as usize..(0.75 * rate) as usize);
+        eprintln!("0.5 s in: {left:.1} dB");
+        assert!(left < -25.0, "{left:.1} dB left 0.5 s in");
+    }
+
+    #[test]
+    fn follows_mains_off_its_nominal_frequency() {
+        let rate = 48_000.0;
+        for hz in [50.1f32, 59.9] {
+            let n = (8.0 * rate) as usize;
+            let x = hum(rate, hz, n);
+            let (y, c) = run(rate, &x, 1.0);
+            let tracked = c.tracked_hz()[if hz < 55.0 { 0 } else { 1 }];
+            eprintln!("{hz}: tracked {tracked:.4}");
+            assert!((tracked - hz as f64).abs() < 0.01, "tracked {tracked:.3} Hz for {hz} Hz");
+            let left = left_db(&y, &x, 6 * n / 8..n);
+            eprintln!("{hz}: {left:.1} dB");
+            assert!(left < -25.0, "{hz} Hz hum: {left:.1} dB left after 6 s");
+        }
+    }
+
+    #[test]
+    fn leaves_a_voice_without_hum_alone_and_takes_the_hum_out_from_under_it() {
+        let rate = 48_000.0;
+        let n = (6.0 * rate) as usize;
+        let v = voice(rate, n);
+        let (y, _) = run(rate, &v, 1.0);
+        let late = n / 3..n;
+        let err: Vec<f32> = y.iter().zip(&v).map(|(a, b)| a - b).collect();
+        let changed = db(energy(&err[late.clone()]), energy(&v[late.clone()]));
+        eprintln!("voice changed {changed:.1} dB");
+        assert!(changed < -35.0, "the voice alone changed by {changed:.1} dB");
+        // Under hum as loud as the voice, the hum goes and the voice stays.
+        let h = hum(rate, 60.0, n);
+        let scale = (energy(&v) / energy(&h)).sqrt() as f32;
+        let x: Vec<f32> = v.iter().zip(&h).map(|(a, b)| a + scale * b).collect();
+        let (y, _) = run(rate, &x, 1.0);
+        let err: Vec<f32> = y.iter().zip(&v).map(|(a, b)| a - b).collect();
+        let snr = -db(energy(&err[late.clone()]), energy(&v[late]));
+        eprintln!("voice under hum: {snr:.1} dB");
+        assert!(snr > 15.0, "voice-to-residual after cancelling 0 dB hum: {snr:.1} dB");
+    }
+
+    #[test]
+    fn amount_zero_and_silence_pass_unchanged() {
+        let rate = 48_000.0;
+        let x = hum(rate, 50.0, rate as usize);
+        let (y, _) = run(rate, &x, 0.0);
+        assert_eq!(x, y);
+        let (y, _) = run(rate, &vec![0.0; rate as usize], 1.0);
+        assert!(y.iter().all(|&v| v == 0.0));
+    }
+}
