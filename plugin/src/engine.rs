@@ -1,9 +1,9 @@
 //! `Denoiser`: the one place audio is processed. Host-independent: the plugin, the CLI
 //! (`xtask denoise`/`eval`) and the tests all drive this type.
 //!
-//! Signal path: (optionally, per sample, the mains-hum canceller, `dsp::dehum`) → per hop: input
-//! FIFO → √Hann analysis → realfft → channel-mean power → band
-//! energies (+ the lowest bins' powers and phase advances) → features → LSTM → band gains (and
+//! Signal path: (optionally, per sample, the mains-hum canceller, `dsp::dehum`) → per hop:
+//! input FIFO → √Hann analysis → realfft → channel-mean power → band energies (+ the lowest
+//! bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
 //! over bins, with the pitch filter (RNNoise's comb: the frame one pitch period back added where
 //! a band is periodic, `PitchTracker::filter_gains`); on the lowest bins, their own gains, or

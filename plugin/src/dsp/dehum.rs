@@ -158,11 +158,11 @@ impl Family {
         // speech would pass for hum. So the bar starts above any line and comes down to
         // `COHERENCE_OFF` as the slow template fills.
         let off = COHERENCE_OFF.max((5.0 * FAST_TAU_S / elapsed_s.min(SLOW_TAU_S)) as f32);
+        // Plain average at first, like the template.
+        let s = smooth.max((dt / elapsed_s.max(dt)) as f32);
         let (mut drift, mut drift_weight) = (0.0f64, 0.0f64);
         for h in 1..=self.harmonics {
             let (a, f) = (self.spectrum[h], self.fast_spectrum[h]);
-            // Plain average at first, like the template.
-            let s = smooth.max((dt / elapsed_s.max(dt)) as f32);
             self.fast_power[h] += (f.norm_sqr() - self.fast_power[h]) * s;
             let coherence = a.norm_sqr() / (self.fast_power[h] + 1e-30);
             let w = ((coherence - off) / (COHERENCE_FULL - COHERENCE_OFF)).clamp(0.0, 1.0);
@@ -182,13 +182,12 @@ impl Family {
             let offset = drift / drift_weight;
             self.f0 = (self.f0 + TRACK_GAIN * offset).clamp(self.nominal_hz - TRACK_RANGE_HZ, self.nominal_hz + TRACK_RANGE_HZ);
         }
-        // Keep only the weighted harmonics (no DC: that is the high-pass's business, not hum).
+        // Keep only the weighted harmonics (no DC: that is the high-pass's business, not hum;
+        // `harmonics` stops below Nyquist, so its bin is zeroed too, as realfft requires).
         self.spectrum[0] = Complex32::default();
         for (h, x) in self.spectrum.iter_mut().enumerate().skip(1) {
             *x *= if h <= self.harmonics { self.weight[h] / self.slots as f32 } else { 0.0 };
         }
-        let last = self.spectrum.len() - 1;
-        self.spectrum[last].im = 0.0;
         let _ = self.ifft.process_with_scratch(&mut self.spectrum, &mut self.clean[..self.slots], &mut self.scratch);
         self.clean[self.slots] = self.clean[0];
     }
