@@ -1,7 +1,7 @@
 //! `Denoiser`: the one place audio is processed. Host-independent: the plugin, the CLI
 //! (`xtask denoise`/`eval`) and the tests all drive this type.
 //!
-//! Signal path: (optionally, per sample, the mains-hum canceller, `dsp::dehum`) → per hop:
+//! Signal path: (per sample, the mains-hum canceller, `dsp::dehum`, unless switched off) → per hop:
 //! input FIFO → √Hann analysis → realfft → channel-mean power → band energies (+ the lowest
 //! bins' powers and phase advances) → features → LSTM → band gains (and
 //! fine-bin gains or deep-filter taps) → release smoothing → floor (Reduction) → band gains spread
@@ -118,9 +118,12 @@ pub struct Denoiser {
     /// Next write position in the input FIFO, 0..hop.
     pos: usize,
     dry: Vec<DelayLine>,
-    /// Per channel, the mains-hum canceller in front of the analysis, and whether it runs.
+    /// Per channel, the mains-hum canceller in front of the analysis; whether it is switched
+    /// on, and how much of it is in (0..1, moving by `wet_step` per sample, so switching it
+    /// neither clicks nor brings the hum back in a step). It runs while any of it is in.
     dehum: Vec<HumCanceller>,
     dehum_on: bool,
+    dehum_mix: f32,
     dry_now: [f32; MAX_CHANNELS],
     /// Gain floor from the Reduction setting (1.0 = transparent), moving per hop towards
     /// `floor_target` so a Reduction change is smooth whatever the host's block size.
@@ -201,7 +204,8 @@ impl Denoiser {
             pos: 0,
             dry: (0..channels).map(|_| DelayLine::new(latency)).collect(),
             dehum: (0..channels).map(|_| HumCanceller::new(sample_rate, size.hop, &mut planner)).collect(),
-            dehum_on: false,
+            dehum_on: true,
+            dehum_mix: 1.0,
             dry_now: [0.0; MAX_CHANNELS],
             floor: 1.0,
             floor_target: 1.0,
@@ -280,14 +284,17 @@ impl Denoiser {
         self.df_on = on && self.df_order > 0;
     }
 
-    /// Turns the mains-hum canceller in front of the network on or off (off by default). It
-    /// takes out as much of the hum as the Reduction floor allows, so 0 dB stays transparent.
-    /// Switched on, it starts learning afresh.
+    /// Turns the mains-hum canceller in front of the network on or off (on by default), fading
+    /// over 10 ms. It takes out as much of the hum as the Reduction floor allows, so 0 dB stays
+    /// transparent. Switched on after it was fully off, it starts learning afresh.
     pub fn set_dehum(&mut self, on: bool) {
-        if on && !self.dehum_on {
+        if on && !self.dehum_on && self.dehum_mix == 0.0 {
             self.dehum.iter_mut().for_each(HumCanceller::reset);
         }
         self.dehum_on = on;
+        if self.fresh {
+            self.dehum_mix = if on { 1.0 } else { 0.0 };
+        }
     }
 
     /// Crossfades to the delayed dry signal (true) or back to the denoised one, over 10 ms.
@@ -318,6 +325,7 @@ impl Denoiser {
         self.held_pos = 0;
         self.pos = 0;
         self.wet = self.wet_target;
+        self.dehum_mix = if self.dehum_on { 1.0 } else { 0.0 };
         self.out_gain = self.out_gain_target;
         self.floor = self.floor_target;
         self.fresh = true;
@@ -334,11 +342,19 @@ impl Denoiser {
             self.fresh = false;
         }
         for i in 0..len {
+            let dehum_target = if self.dehum_on { 1.0 } else { 0.0 };
+            if self.dehum_mix != dehum_target {
+                self.dehum_mix = if self.dehum_on { (self.dehum_mix + self.wet_step).min(1.0) } else { (self.dehum_mix - self.wet_step).max(0.0) };
+            }
+            let dehum = (self.dehum_mix > 0.0).then_some((1.0 - self.floor) * self.dehum_mix);
             for (c, chan) in block.iter().enumerate().take(chans) {
                 let x = chan[i];
                 let x = if x.is_finite() { x.clamp(-MAX_INPUT, MAX_INPUT) } else { 0.0 };
                 self.dry_now[c] = self.dry[c].tick(x);
-                self.in_fifo[c][self.pos] = if self.dehum_on { self.dehum[c].tick(x, 1.0 - self.floor) } else { x };
+                self.in_fifo[c][self.pos] = match dehum {
+                    Some(amount) => self.dehum[c].tick(x, amount),
+                    None => x,
+                };
             }
             // Channels the host did not give us this block still need a full hop.
             for c in chans..self.channels {

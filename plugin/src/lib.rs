@@ -97,11 +97,12 @@ impl Plugin for Lull {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        // The engine smooths each setting itself (Reduction per hop, output gain and bypass per
-        // sample), so it behaves the same at every host block size.
+        // The engine smooths each setting itself (Reduction per hop; output gain, hum removal and
+        // bypass per sample), so it behaves the same at every host block size.
         if let Some(d) = self.denoiser.as_mut() {
             d.set_reduction_db(self.params.reduction.value());
             d.set_output_gain_db(self.params.output_gain.value());
+            d.set_dehum(self.params.hum_removal.value());
             d.set_bypassed(self.params.bypass.value());
             d.process(buffer.as_slice());
         }
@@ -114,6 +115,7 @@ impl Lull {
     fn apply_params(&self, d: &mut Denoiser) {
         d.set_reduction_db(self.params.reduction.value());
         d.set_output_gain_db(self.params.output_gain.value());
+        d.set_dehum(self.params.hum_removal.value());
         d.set_bypassed(self.params.bypass.value());
         d.reset();
     }

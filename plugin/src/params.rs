@@ -18,6 +18,11 @@ pub struct LullParams {
     /// Gain applied to the denoised signal, in dB.
     #[id = "out_gain"]
     pub output_gain: FloatParam,
+    /// Takes out mains hum (50 or 60 Hz and their harmonics below 1 kHz) in front of the
+    /// network, as far as Reduction allows. On by default; off for material with steady tones
+    /// on those frequencies that must stay (a 400 Hz test tone, say).
+    #[id = "dehum"]
+    pub hum_removal: BoolParam,
     /// Host bypass: crossfades to the dry signal, delayed by the plugin's latency.
     #[id = "bypass"]
     pub bypass: BoolParam,
@@ -61,6 +66,7 @@ impl Default for LullParams {
             .with_step_size(0.1)
             .with_value_to_string(formatters::v2s_f32_rounded(1))
             .with_string_to_value(s2v_db()),
+            hum_removal: BoolParam::new("Hum Removal", true),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
         }
     }

@@ -207,12 +207,17 @@ fn denoisers() -> Vec<(&'static str, MakeDenoiser)> {
         ("lookahead", Box::new(move |r, c| Denoiser::new(lookahead.clone(), r, c).unwrap())),
         ("skip connections", Box::new(move |r, c| Denoiser::new(skips.clone(), r, c).unwrap())),
         ("SNR features", Box::new(move |r, c| Denoiser::new(snr.clone(), r, c).unwrap())),
+        // The hum canceller is on by default and takes out as much as the Reduction floor
+        // allows: none at the engine's default of 0 dB. Both ways at 30 dB:
         ("hum canceller", Box::new(|r, c| {
-            // The canceller takes out as much as the Reduction floor allows: none at the
-            // engine's default of 0 dB.
             let mut d = denoiser(r, c);
             d.set_reduction_db(30.0);
-            d.set_dehum(true);
+            d
+        })),
+        ("no hum canceller", Box::new(|r, c| {
+            let mut d = denoiser(r, c);
+            d.set_reduction_db(30.0);
+            d.set_dehum(false);
             d
         })),
     ]
@@ -306,6 +311,9 @@ fn pitch_filter_is_on_by_default_and_lifts_a_voice_over_the_noise_between_its_ha
     let run = |filter: Option<bool>| {
         let mut d = denoiser(rate, 1);
         d.set_reduction_db(30.0);
+        // A voice held this steady on 200 Hz, a multiple of 50, is hum to the hum canceller
+        // (it would take the harmonics out within a second); this test is about the filter.
+        d.set_dehum(false);
         if let Some(on) = filter {
             d.set_pitch_filter(on);
         }
@@ -448,6 +456,8 @@ fn a_learned_pitch_strength_drives_the_filter() {
         let model = input_blind_model(&config, |i| if strengths.contains(&i) { strength_logit } else { 0.0 });
         let mut d = Denoiser::new(model, rate, 1).unwrap();
         d.set_reduction_db(30.0);
+        // As in the test above: the steady 200 Hz voice would be hum to the hum canceller.
+        d.set_dehum(false);
         let y = run_blocks(&mut d, &x, &[480]);
         assert!(y.iter().all(|v| v.is_finite()));
         harmonics_over_gaps_db(&y, rate, f0)
@@ -576,5 +586,47 @@ fn the_hum_canceller_takes_hum_out_beyond_what_the_gains_do() {
         let (off, on) = (level(false), level(true));
         eprintln!("{rate} Hz: hum left {off:.1} dB without the canceller, {on:.1} dB with it");
         assert!(on < off - 10.0 && on < -40.0, "{rate} Hz: {on:.1} dB with the canceller, {off:.1} dB without");
+    }
+}
+
+#[test]
+fn switching_the_hum_canceller_fades_without_a_click_and_starts_afresh() {
+    let rate = 48_000.0;
+    let second = rate as usize;
+    let x = mains_hum(rate, 6 * second);
+    let mut d = denoiser(rate, 1);
+    d.set_reduction_db(30.0);
+    let lat = d.latency_samples();
+    let mut y = x.clone();
+    // On for 2 s, off for 2 s, on again for 2 s, switched in the middle of host blocks.
+    for (k, chunk) in y.chunks_mut(second / 2 + 7).enumerate() {
+        let t = k * (second / 2 + 7);
+        if (2 * second..4 * second).contains(&t) {
+            d.set_dehum(false);
+        } else if t >= 4 * second {
+            d.set_dehum(true);
+        }
+        d.process(&mut [chunk]);
+    }
+    let left = |r: std::ops::Range<usize>| {
+        let x = &x[r.start - lat..r.end - lat];
+        10.0 * (y[r].iter().map(|v| v * v).sum::<f32>() / x.iter().map(|v| v * v).sum::<f32>()).log10()
+    };
+    let (on, off, again) = (left(second + second / 2..2 * second), left(3 * second + second / 2..4 * second), left(5 * second + second / 2..6 * second));
+    eprintln!("hum left: {on:.1} dB on, {off:.1} dB off, {again:.1} dB on again");
+    assert!(on < -40.0 && again < -40.0 && off > -35.0, "{on:.1} / {off:.1} / {again:.1} dB");
+    // The largest step from one output sample to the next against the largest sample, around
+    // each switch and in the steady stretches either side: a hum's waveform moves only so fast
+    // for its level, a click (the hum back in one sample) far faster. The hum comes back (or
+    // goes) over 10 ms; switched in one sample it is 14 times as steep.
+    let steepness = |r: std::ops::Range<usize>| {
+        let step = y[r.clone()].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        step / y[r].iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9)
+    };
+    for at in [2 * second, 4 * second] {
+        let around = steepness(at - 480..at + lat + 2 * 480);
+        let steady = steepness(at - second / 2..at - 480).max(steepness(at + lat + second / 2..at + lat + second));
+        eprintln!("switch at {at}: steepness {around:.3}, in the steady state either side {steady:.3}");
+        assert!(around <= 1.5 * steady, "click at {at}: {around:.3} vs {steady:.3}");
     }
 }

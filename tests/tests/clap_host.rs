@@ -461,7 +461,7 @@ fn params_are_exposed_and_convert_text() {
 
     let mut names: Vec<&str> = params.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["Bypass", "Output Gain", "Reduction"]);
+    assert_eq!(names, ["Bypass", "Hum Removal", "Output Gain", "Reduction"]);
 
     // nice-plug hands CLAP hosts normalised values (0..1 for continuous parameters), not dB, so
     // ranges and defaults are checked through the plugin's own text conversion: that is what a
@@ -500,6 +500,12 @@ fn params_are_exposed_and_convert_text() {
         "{bypass:?}"
     );
     assert_eq!((bypass.min, bypass.max, bypass.default), (0.0, 1.0, 0.0));
+
+    // Hum removal is a stepped on/off switch, automatable, on by default, and not the bypass.
+    let hum = params["Hum Removal"];
+    assert!(hum.flags.contains(ParamInfoFlags::IS_STEPPED | ParamInfoFlags::IS_AUTOMATABLE), "{hum:?}");
+    assert!(!hum.flags.contains(ParamInfoFlags::IS_BYPASS), "{hum:?}");
+    assert_eq!((hum.min, hum.max, hum.default), (0.0, 1.0, 1.0));
 
     // The values the plugin reports before any change are the defaults.
     let plugin_params = params_ext(&mut instance);

@@ -108,10 +108,8 @@ fn main() -> anyhow::Result<()> {
         println!("the whole engine on clean speech, PESQ-WB without / with the canceller");
         let (mut off, mut on) = (vec![], vec![]);
         for (i, x) in clips.iter().enumerate() {
-            let mut stages = Stages::PLUGIN;
-            let a = run_lull(&model, x, RATE, 30.0, stages)?;
-            stages.dehum = true;
-            let b = run_lull(&model, x, RATE, 30.0, stages)?;
+            let a = run_lull(&model, x, RATE, 30.0, Stages { dehum: false, ..Stages::PLUGIN })?;
+            let b = run_lull(&model, x, RATE, 30.0, Stages::PLUGIN)?;
             off.push(pesq_wb(x, &a, RATE)?);
             on.push(pesq_wb(x, &b, RATE)?);
             let d: f64 = a.iter().zip(&b).map(|(p, q)| ((p - q) as f64).powi(2)).sum();

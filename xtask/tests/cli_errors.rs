@@ -116,7 +116,7 @@ fn evaluation_takes_the_training_split_one_voice_at_a_time_and_writes_the_card_f
         (&["--voice", "carlo", "--model-card", "MODEL.md"][..], "--model-card takes the whole test split's table only"),
         (&["--no-pitch-filter", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
         (&["--no-deep-filter", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
-        (&["--dehum", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
+        (&["--no-dehum", "--model-card", "MODEL.md"][..], "--model-card writes the table of the plugin as it runs"),
         (&["--warm-up", "31"][..], "--warm-up must be in 0..=30, got 31"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["eval", "--data-dir"]).arg(&missing).args(args).output().unwrap();
