@@ -8,7 +8,8 @@
 //!
 //! Run it twice per processor (e.g. 200 and 1200 hops): the difference of the two totals over
 //! 1000 is the cost of one hop without the start-up. Processors: `lull` (mono), `lull-stereo`
-//! (two linked channels) and `rnnoise` (nnnoiseless, the reference). An optional third argument
+//! (two linked channels), `lull-no-dehum` (mono with Hum Removal off) and `rnnoise`
+//! (nnnoiseless, the reference). An optional third argument
 //! names a weights file to count instead of the embedded model.
 
 use lull::engine::Denoiser;
@@ -23,17 +24,18 @@ fn main() {
     let (which, hops) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
         (Some(w), Some(n)) => (w.as_str(), n),
         _ => {
-            eprintln!("usage: hop_cost lull|lull-stereo|rnnoise HOPS [WEIGHTS]");
+            eprintln!("usage: hop_cost lull|lull-stereo|lull-no-dehum|rnnoise HOPS [WEIGHTS]");
             std::process::exit(2);
         }
     };
     let input = noise::noise(HOP * hops);
     let mut checksum = 0.0f32;
     match which {
-        "lull" | "lull-stereo" => {
-            let channels = if which == "lull" { 1 } else { 2 };
+        "lull" | "lull-stereo" | "lull-no-dehum" => {
+            let channels = if which == "lull-stereo" { 2 } else { 1 };
             let model = lull::model::load(args.get(3).map(std::path::Path::new)).expect("loadable weights");
             let mut d = Denoiser::new(model, 48_000.0, channels).expect("engine");
+            d.set_dehum(which != "lull-no-dehum");
             let (mut l, mut r) = (vec![0.0f32; HOP], vec![0.0f32; HOP]);
             for hop in input.chunks_exact(HOP) {
                 l.copy_from_slice(hop);

@@ -69,15 +69,21 @@ struct Family {
     nominal_hz: f64,
     f0: f64,
     rate: f64,
-    /// Position in the mains cycle, 0..1.
-    phase: f64,
+    /// Position in the mains cycle as a fraction of 2³² (it wraps with the cycle), and how far
+    /// it moves per sample: integer steps, so the per-sample work needs no division or rounding.
+    phase: u32,
+    step: u32,
+    /// log2(`slots`): the top bits of `phase` are the slot, the rest the fraction between two.
+    slot_bits: u32,
     slots: usize,
     /// Harmonics considered: 1..=harmonics.
     harmonics: usize,
-    slow: Vec<f32>,
-    fast: Vec<f32>,
+    /// The templates and the table are `MAX_SLOTS` long whatever `slots` is, so an index
+    /// masked to `MAX_SLOTS` needs no bounds check in the per-sample loop.
+    slow: Box<[f32; MAX_SLOTS]>,
+    fast: Box<[f32; MAX_SLOTS]>,
     /// What is subtracted, `slots + 1` values (the last repeats the first, for interpolation).
-    clean: Vec<f32>,
+    clean: Box<[f32; MAX_SLOTS + 1]>,
     slow_rate: f32,
     /// The slow template's rate this hop: at first a plain average (1/n), so that a hum is
     /// learned in a fraction of a second rather than over several τ, then `slow_rate`.
@@ -118,12 +124,14 @@ impl Family {
             nominal_hz,
             f0: nominal_hz,
             rate,
-            phase: 0.0,
+            phase: 0,
+            step: 0,
+            slot_bits: slots.trailing_zeros(),
             slots,
             harmonics,
-            slow: vec![0.0; slots],
-            fast: vec![0.0; slots],
-            clean: vec![0.0; slots + 1],
+            slow: Box::new([0.0; MAX_SLOTS]),
+            fast: Box::new([0.0; MAX_SLOTS]),
+            clean: Box::new([0.0; MAX_SLOTS + 1]),
             slow_rate: per_write(SLOW_TAU_S),
             slow_now: 0.5,
             fast_rate: per_write(FAST_TAU_S),
@@ -145,7 +153,8 @@ impl Family {
 
     fn reset(&mut self) {
         self.f0 = self.nominal_hz;
-        self.phase = 0.0;
+        self.set_step();
+        self.phase = 0;
         self.slow_now = 0.5;
         self.slow.fill(0.0);
         self.fast.fill(0.0);
@@ -160,30 +169,33 @@ impl Family {
     /// Learns from `x` and returns the hum this family predicts at this sample.
     #[inline]
     fn tick(&mut self, x: f32) -> f32 {
-        let pos = self.phase * self.slots as f64;
-        let whole = pos as usize;
-        // `slots` is a power of two.
-        let (j, k) = (whole & (self.slots - 1), (whole + 1) & (self.slots - 1));
-        let fr = (pos - whole as f64) as f32;
+        // `slots` ≤ `MAX_SLOTS`, both powers of two: the masks change nothing but the bounds
+        // checks the compiler would add.
+        let j = (self.phase >> (32 - self.slot_bits)) as usize & (MAX_SLOTS - 1);
+        let k = (j + 1) & (self.slots - 1) & (MAX_SLOTS - 1);
+        // The bits below the slot's, as a fraction (the top 24 of them: all an f32 holds).
+        let fr = ((self.phase << self.slot_bits) >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
         for (template, rate) in [(&mut self.slow, self.slow_now), (&mut self.fast, self.fast_rate)] {
             let e = x - (template[j] * (1.0 - fr) + template[k] * fr);
             template[j] += rate * (1.0 - fr) * e;
             template[k] += rate * fr * e;
         }
         let hum = self.clean[j] * (1.0 - fr) + self.clean[j + 1] * fr;
-        self.phase += self.f0 / self.rate;
-        if self.phase >= 1.0 {
-            self.phase -= 1.0;
-        }
+        self.phase = self.phase.wrapping_add(self.step);
         hum
+    }
+
+    /// The phase step per sample for the current mains frequency.
+    fn set_step(&mut self) {
+        self.step = (self.f0 / self.rate * 4_294_967_296.0).round() as u32;
     }
 
     /// Rebuilds the subtracted table from the coherent harmonics, and tracks the mains
     /// frequency. `dt`: seconds since the last refresh; `elapsed_s`: since the reset.
     fn refresh(&mut self, dt: f64, elapsed_s: f64) {
-        self.time.copy_from_slice(&self.fast);
+        self.time.copy_from_slice(&self.fast[..self.slots]);
         let _ = self.fft.process_with_scratch(&mut self.time, &mut self.fast_spectrum, &mut self.scratch);
-        self.time.copy_from_slice(&self.slow);
+        self.time.copy_from_slice(&self.slow[..self.slots]);
         let _ = self.fft.process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch);
         let smooth = (1.0 - (-dt / SLOW_TAU_S).exp()) as f32;
         // Noise leaves in the slow template about the share FAST_TAU / (how long it has
@@ -232,6 +244,7 @@ impl Family {
         if drift_weight > 0.0 {
             let offset = drift / drift_weight;
             self.f0 = (self.f0 + TRACK_GAIN * offset).clamp(self.nominal_hz - TRACK_RANGE_HZ, self.nominal_hz + TRACK_RANGE_HZ);
+            self.set_step();
         }
         // Keep only the weighted harmonics (no DC: that is the high-pass's business, not hum;
         // `harmonics` stops below Nyquist, so its bin is zeroed too, as realfft requires).
