@@ -85,6 +85,7 @@ fn model_card(s: &RunState) -> String {
     } else if c.pitch_filterable() {
         let _ = writeln!(m, "- The engine adds a pitch filter after the network (RNNoise's comb: the frame one pitch period back, where a band is periodic and its gain removes much), not trained: `PitchTracker::filter_gains`");
     }
+    let _ = writeln!(m, "- In front of the network, the plugin's Hum Removal (on by default): mains hum, the harmonics of 50 or 60 Hz below 1 kHz that hold still, is learned and subtracted in the time domain, no latency, not trained: `dsp::dehum::HumCanceller`");
     let hop_48k = lull::dsp::stft::StftSize::for_rate(48_000.0, c.hop_ms).hop;
     let ahead = match c.lookahead {
         0 => String::new(),
