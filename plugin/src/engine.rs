@@ -342,10 +342,7 @@ impl Denoiser {
             self.fresh = false;
         }
         for i in 0..len {
-            let dehum_target = if self.dehum_on { 1.0 } else { 0.0 };
-            if self.dehum_mix != dehum_target {
-                self.dehum_mix = if self.dehum_on { (self.dehum_mix + self.wet_step).min(1.0) } else { (self.dehum_mix - self.wet_step).max(0.0) };
-            }
+            self.dehum_mix = fade_towards(self.dehum_mix, if self.dehum_on { 1.0 } else { 0.0 }, self.wet_step);
             let dehum = (self.dehum_mix > 0.0).then_some((1.0 - self.floor) * self.dehum_mix);
             for (c, chan) in block.iter().enumerate().take(chans) {
                 let x = chan[i];
@@ -365,13 +362,7 @@ impl Denoiser {
                 self.process_hop();
                 self.pos = 0;
             }
-            if self.wet != self.wet_target {
-                self.wet = if self.wet < self.wet_target {
-                    (self.wet + self.wet_step).min(self.wet_target)
-                } else {
-                    (self.wet - self.wet_step).max(self.wet_target)
-                };
-            }
+            self.wet = fade_towards(self.wet, self.wet_target, self.wet_step);
             self.out_gain += (self.out_gain_target - self.out_gain) * self.out_gain_coef;
             let (wet, pos, gain) = (self.wet, self.pos, self.out_gain);
             for (c, chan) in block.iter_mut().enumerate().take(chans) {
@@ -515,3 +506,15 @@ const _: fn() = || {
     fn assert_send<T: Send>() {}
     assert_send::<Denoiser>();
 };
+
+/// One sample of a linear fade: `value` moved `step` towards `target`, stopping on it.
+#[inline]
+fn fade_towards(value: f32, target: f32, step: f32) -> f32 {
+    if value == target {
+        value
+    } else if value < target {
+        (value + step).min(target)
+    } else {
+        (value - step).max(target)
+    }
+}

@@ -55,14 +55,19 @@ const STILL_OFF: f32 = 0.2;
 /// its slow amplitude (in phase with it, averaged over `PRESENCE_TAU_S`), not at all below
 /// `PRESENT_OFF`.
 const PRESENCE_TAU_S: f64 = 0.1;
+const PRESENT_FULL: f32 = 0.6;
+const PRESENT_OFF: f32 = 0.3;
 /// Nothing is subtracted for this long after a reset, and in full only after twice as long: a
 /// voice held on a multiple of 50 or 60 Hz for a few tenths of a second is as coherent, still
 /// and present as hum in a template that young, and hum is there for minutes, not moments.
 const QUIET_START_S: f64 = 0.4;
-const PRESENT_FULL: f32 = 0.6;
-const PRESENT_OFF: f32 = 0.3;
 /// Time constant of the short-term energies the guard compares (see `HumCanceller::tick`).
 const GUARD_TAU_S: f64 = 0.01;
+
+/// 0 at `off`, 1 at `full` (either way round), linear between.
+fn ramp(value: f32, off: f32, full: f32) -> f32 {
+    ((value - off) / (full - off)).clamp(0.0, 1.0)
+}
 
 /// One mains family's canceller: templates, their spectra and the table it subtracts.
 struct Family {
@@ -91,9 +96,8 @@ struct Family {
     fast_rate: f32,
     /// Smoothed power of each harmonic in the fast template.
     fast_power: Vec<f32>,
-    /// Each harmonic's slow amplitude at the last refresh (for tracking) and its weight.
+    /// Each harmonic's slow amplitude at the last refresh (for tracking).
     last: Vec<Complex32>,
-    weight: Vec<f32>,
     /// Each harmonic's slow amplitude averaged over `ANCHOR_TAU_S`.
     anchor: Vec<Complex32>,
     /// Each harmonic's fast amplitude in phase with its slow one, relative, averaged over
@@ -139,7 +143,6 @@ impl Family {
             last: vec![Complex32::default(); harmonics + 1],
             anchor: vec![Complex32::default(); harmonics + 1],
             presence: vec![0.0; harmonics + 1],
-            weight: vec![0.0; harmonics + 1],
             time: vec![0.0; slots],
             spectrum: vec![Complex32::default(); slots / 2 + 1],
             fast_spectrum: vec![Complex32::default(); slots / 2 + 1],
@@ -163,7 +166,6 @@ impl Family {
         self.last.fill(Complex32::default());
         self.anchor.fill(Complex32::default());
         self.presence.fill(0.0);
-        self.weight.fill(0.0);
     }
 
     /// Learns from `x` and returns the hum this family predicts at this sample.
@@ -221,15 +223,14 @@ impl Family {
             let anchor = self.anchor[h] + (a - self.anchor[h]) * anchor_rate;
             self.anchor[h] = anchor;
             let moved = (a - anchor).norm_sqr() / (a.norm_sqr() + 1e-30);
-            let still = ((STILL_OFF - moved) / (STILL_OFF - STILL_FULL)).clamp(0.0, 1.0);
+            let still = ramp(moved, STILL_OFF, STILL_FULL);
             // And it must be there now: the fast template holds a hum line as fully as the slow
             // one does, hop after hop, where a voice that has moved on or fallen silent has left
             // only its trace in the slow average.
             let now = (f * a.conj()).re / (a.norm_sqr() + 1e-30);
             self.presence[h] += (now - self.presence[h]) * presence_rate;
-            let present = ((self.presence[h] - PRESENT_OFF) / (PRESENT_FULL - PRESENT_OFF)).clamp(0.0, 1.0);
+            let present = ramp(self.presence[h], PRESENT_OFF, PRESENT_FULL);
             let w = coherent * still * present * settled;
-            self.weight[h] = w;
             if elapsed_s > TRACK_AFTER_S && w > 0.0 && self.last[h].norm_sqr() > 0.0 {
                 // The phase a harmonic turned through since the last refresh, as a frequency
                 // offset of the fundamental; weighed by power and by h² (a higher harmonic turns
@@ -240,18 +241,18 @@ impl Family {
                 drift_weight += wt;
             }
             self.last[h] = a;
+            // What is kept of it, scaled for the inverse FFT.
+            self.spectrum[h] = a * (w / self.slots as f32);
         }
         if drift_weight > 0.0 {
             let offset = drift / drift_weight;
             self.f0 = (self.f0 + TRACK_GAIN * offset).clamp(self.nominal_hz - TRACK_RANGE_HZ, self.nominal_hz + TRACK_RANGE_HZ);
             self.set_step();
         }
-        // Keep only the weighted harmonics (no DC: that is the high-pass's business, not hum;
-        // `harmonics` stops below Nyquist, so its bin is zeroed too, as realfft requires).
+        // Nothing else is kept (no DC: that is the high-pass's business, not hum; `harmonics`
+        // stops below Nyquist, so its bin is zeroed too, as realfft requires).
         self.spectrum[0] = Complex32::default();
-        for (h, x) in self.spectrum.iter_mut().enumerate().skip(1) {
-            *x *= if h <= self.harmonics { self.weight[h] / self.slots as f32 } else { 0.0 };
-        }
+        self.spectrum[self.harmonics + 1..].fill(Complex32::default());
         let _ = self.ifft.process_with_scratch(&mut self.spectrum, &mut self.clean[..self.slots], &mut self.scratch);
         self.clean[self.slots] = self.clean[0];
     }
@@ -392,6 +393,12 @@ mod tests {
         10.0 * (num / den).log10()
     }
 
+    /// How far `y` is from `x` over `range`, in dB of `x`'s energy there.
+    fn changed_db(y: &[f32], x: &[f32], range: std::ops::Range<usize>) -> f64 {
+        let err: Vec<f32> = y[range.clone()].iter().zip(&x[range.clone()]).map(|(a, b)| a - b).collect();
+        db(energy(&err), energy(&x[range]))
+    }
+
     /// How much of `x` is left in `y` over `range`, in dB.
     fn left_db(y: &[f32], x: &[f32], range: std::ops::Range<usize>) -> f64 {
         db(energy(&y[range.clone()]), energy(&x[range]))
@@ -445,8 +452,7 @@ mod tests {
         let v = voice(rate, n);
         let (y, _) = run(rate, &v, 1.0);
         let late = n / 3..n;
-        let err: Vec<f32> = y.iter().zip(&v).map(|(a, b)| a - b).collect();
-        let changed = db(energy(&err[late.clone()]), energy(&v[late.clone()]));
+        let changed = changed_db(&y, &v, late.clone());
         eprintln!("voice changed {changed:.1} dB");
         assert!(changed < -35.0, "the voice alone changed by {changed:.1} dB");
         // Under hum as loud as the voice, the hum goes and the voice stays.
@@ -454,8 +460,7 @@ mod tests {
         let scale = (energy(&v) / energy(&h)).sqrt() as f32;
         let x: Vec<f32> = v.iter().zip(&h).map(|(a, b)| a + scale * b).collect();
         let (y, _) = run(rate, &x, 1.0);
-        let err: Vec<f32> = y.iter().zip(&v).map(|(a, b)| a - b).collect();
-        let snr = -db(energy(&err[late.clone()]), energy(&v[late]));
+        let snr = -changed_db(&y, &v, late);
         eprintln!("voice under hum: {snr:.1} dB");
         assert!(snr > 15.0, "voice-to-residual after cancelling 0 dB hum: {snr:.1} dB");
     }
@@ -469,10 +474,9 @@ mod tests {
         let held = |t: f32| if t < 0.4 { 150.0 } else { 150.0 + 40.0 * (tau * 0.8 * (t - 0.4)).sin() };
         let v = harmonic_voice(rate, n, 12, held, |t| (tau * 1.25 * t).sin().abs());
         let (y, _) = run(rate, &v, 1.0);
-        let err: Vec<f32> = y.iter().zip(&v).map(|(a, b)| a - b).collect();
         // Without the start-up wait, the stillness and the presence checks, −12 dB: most of
         // the held note was taken. Now a little of its tail, as the pitch starts to move.
-        let changed = db(energy(&err), energy(&v));
+        let changed = changed_db(&y, &v, 0..n);
         eprintln!("held voice changed {changed:.1} dB");
         assert!(changed < -25.0, "a voice held on 150 Hz changed by {changed:.1} dB");
     }
