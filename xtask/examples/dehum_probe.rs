@@ -39,10 +39,14 @@ fn energy(x: &[f32]) -> f64 {
     x.iter().map(|&v| (v as f64).powi(2)).sum()
 }
 
+/// Energy of `y − x`.
+fn diff_energy(y: &[f32], x: &[f32]) -> f64 {
+    y.iter().zip(x).map(|(a, b)| ((a - b) as f64).powi(2)).sum()
+}
+
 /// Energy of `y − x` against that of `x` over `range`, in dB.
 fn removed_db(y: &[f32], x: &[f32], range: std::ops::Range<usize>) -> f64 {
-    let d: f64 = y[range.clone()].iter().zip(&x[range.clone()]).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-    10.0 * (d / energy(&x[range]).max(1e-30)).log10()
+    10.0 * (diff_energy(&y[range.clone()], &x[range.clone()]) / energy(&x[range]).max(1e-30)).log10()
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -68,23 +72,23 @@ fn main() -> anyhow::Result<()> {
     println!("| clip | cold, first s | cold, after | cold PESQ-WB | after other speech | after itself ×15 |");
     println!("|---|---|---|---|---|---|");
     let (mut first, mut after, mut pesq, mut session, mut looped) = (vec![], vec![], vec![], vec![], vec![]);
-    for (i, x) in clips.iter().enumerate() {
-        let y = cancel(x);
-        first.push(removed_db(&y, x, 0..second));
-        after.push(removed_db(&y, x, second..len));
-        pesq.push(pesq_wb(x, &y, RATE)?);
+    // Each clip through the canceller from a cold start, kept for the engine's trace below.
+    let cold: Vec<Vec<f32>> = clips.iter().map(|x| cancel(x)).collect();
+    for (i, (x, y)) in clips.iter().zip(&cold).enumerate() {
+        first.push(removed_db(y, x, 0..second));
+        after.push(removed_db(y, x, second..len));
+        pesq.push(pesq_wb(x, y, RATE)?);
         // The other clips before this one: 92 s of different speech.
         let mut played: Vec<f32> = (1..n).flat_map(|k| clips[(i + k) % n].iter().copied()).collect();
         played.extend_from_slice(x);
-        let y = cancel(&played);
-        session.push(removed_db(&y[played.len() - len..], x, 0..len));
+        let session_out = cancel(&played);
+        session.push(removed_db(&session_out[played.len() - len..], x, 0..len));
         let played = x.repeat(16);
-        let y = cancel(&played);
-        looped.push(removed_db(&y[played.len() - len..], x, 0..len));
+        let looped_out = cancel(&played);
+        looped.push(removed_db(&looped_out[played.len() - len..], x, 0..len));
         println!("| {i} | {:.1} | {:.1} | {:.3} | {:.1} | {:.1} |", first[i], after[i], pesq[i], session[i], looped[i]);
         // What it puts into the clip's near-silent hops (below -70 dBFS), where the network's
         // noise-floor feature would notice even a faint residue.
-        let y = cancel(x);
         let hop = RATE as usize / 100;
         let (mut quiet, mut added, mut inp) = (0, 0.0f64, 0.0f64);
         for h in 0..len / hop {
@@ -93,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             if ex < 1e-7 {
                 quiet += 1;
                 inp += ex;
-                added += y[r.clone()].iter().zip(&x[r]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / hop as f64;
+                added += diff_energy(&y[r.clone()], &x[r]) / hop as f64;
             }
         }
         eprintln!("clip {i}: {quiet} quiet hops, input {:.1} dBFS, residue {:.1} dBFS", 10.0 * (inp / quiet.max(1) as f64).log10(), 10.0 * (added / quiet.max(1) as f64).log10());
@@ -112,15 +116,15 @@ fn main() -> anyhow::Result<()> {
             let b = run_lull(&model, x, RATE, 30.0, Stages::PLUGIN)?;
             off.push(pesq_wb(x, &a, RATE)?);
             on.push(pesq_wb(x, &b, RATE)?);
-            let d: f64 = a.iter().zip(&b).map(|(p, q)| ((p - q) as f64).powi(2)).sum();
+            let d = diff_energy(&a, &b);
             println!("{i}: {:.3} / {:.3}, outputs differ by {:.1} dB", off[i], on[i], 10.0 * (d / energy(x)).log10());
             if std::env::var("DEHUM_TRACE").is_ok_and(|v| v.split(',').any(|k| k == i.to_string())) {
-                let y = cancel(x);
+                let y = &cold[i];
                 let w = RATE as usize / 10;
                 for t in 0..len / w {
                     let r = t * w..(t + 1) * w;
-                    let e = |u: &[f32], v: &[f32]| u[r.clone()].iter().zip(&v[r.clone()]).map(|(p, q)| ((p - q) as f64).powi(2)).sum::<f64>();
-                    println!("  {:.1} s: input {:.1} dBFS, canceller takes {:.1} dB, engine output moves {:.1} dB", t as f64 / 10.0, 10.0 * (energy(&x[r.clone()]) / w as f64).log10(), 10.0 * (e(&y, x) / energy(&x[r.clone()])).log10(), 10.0 * (e(&a, &b) / energy(&x[r.clone()])).log10());
+                    let e = |u: &[f32], v: &[f32]| diff_energy(&u[r.clone()], &v[r.clone()]);
+                    println!("  {:.1} s: input {:.1} dBFS, canceller takes {:.1} dB, engine output moves {:.1} dB", t as f64 / 10.0, 10.0 * (energy(&x[r.clone()]) / w as f64).log10(), 10.0 * (e(y, x) / energy(&x[r.clone()])).log10(), 10.0 * (e(&a, &b) / energy(&x[r.clone()])).log10());
                 }
             }
         }
