@@ -12,7 +12,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use crate::lstm_op::{contiguous_f32, input_projection, projection_weight_grad, tanh_fast};
+use crate::lstm_op::{contiguous_f32, input_projection, projection_weight_grad};
+use lull::model::activation::tanh_fast;
 
 struct DenseTanh;
 

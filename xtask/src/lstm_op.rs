@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use gemm::Parallelism;
+use lull::model::activation::{sigmoid, tanh_fast};
 
 /// One LSTM layer's state after a hop, per sequence: h and c, each (batch, hidden) row-major.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,33 +63,6 @@ struct FusedLstm {
 
 /// Per hop in `FusedLstm::saved`: c and the four gates.
 const SAVED: usize = 5;
-
-/// e^x to about 2e-7 relative, written so that a loop of it vectorises: libm's `expf` and
-/// `tanhf` are one call per element, and were a fifth of a training step's time. x = n·ln 2 + r
-/// with |r| ≤ ln2/2 (rounded by the 1.5·2²³ trick, which needs no rounding instruction), e^r
-/// by its Taylor series to r⁶, 2ⁿ built in the exponent bits. Clamped to ±87/88 so 2ⁿ stays a
-/// normal float; NaN stays NaN.
-#[inline(always)]
-pub fn exp_fast(x: f32) -> f32 {
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    // ln 2 split in two (Cephes) so n·ln 2 is exact enough.
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-#[inline(always)]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp_fast(-x))
-}
-
-/// tanh x = 1 − 2 / (1 + e^{2x}): absolute error about 1e-7, exact ±1 far out.
-#[inline(always)]
-pub fn tanh_fast(x: f32) -> f32 {
-    1.0 - 2.0 / (1.0 + exp_fast(2.0 * x))
-}
 
 /// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, each matrix given by a pointer and its row
 /// and column strides (in elements). Single-threaded: the data loader has the other core.
@@ -347,27 +321,4 @@ pub fn lstm_sequence_from(x: &Tensor, w_ih: &Tensor, w_hh: &Tensor, init: Option
     let h = x.contiguous()?.apply_op3(&w_ih.contiguous()?, &w_hh.contiguous()?, op)?;
     let state = last.lock().map_err(|_| candle_core::Error::Msg("fused LSTM: poisoned state".into()))?.clone();
     Ok((h, state))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fast_exp_sigmoid_and_tanh_match_libm() {
-        let (mut exp_rel, mut sig_abs, mut tanh_abs) = (0.0f64, 0.0f64, 0.0f64);
-        for k in -200_000..=200_000 {
-            let x = k as f32 * 4.35e-4; // −87 … 87, inside the clamp
-            let e = (x as f64).exp();
-            exp_rel = exp_rel.max(((exp_fast(x) as f64 - e) / e).abs());
-            let y = x / 8.0; // −11 … 11: where the gates live
-            sig_abs = sig_abs.max((sigmoid(y) as f64 - 1.0 / (1.0 + (-y as f64).exp())).abs());
-            tanh_abs = tanh_abs.max((tanh_fast(y) as f64 - (y as f64).tanh()).abs());
-        }
-        assert!(exp_rel < 5e-7, "exp: relative error {exp_rel:e}");
-        assert!(sig_abs < 2e-7 && tanh_abs < 3e-7, "sigmoid {sig_abs:e}, tanh {tanh_abs:e}");
-        assert_eq!(tanh_fast(100.0), 1.0);
-        assert_eq!(tanh_fast(-100.0), -1.0);
-        assert!(exp_fast(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan());
-    }
 }

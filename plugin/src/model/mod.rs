@@ -2,7 +2,9 @@
 //! inference. The same network exists as candle modules in `xtask` (training); the parity test
 //! there holds the two together.
 
+pub mod activation;
 mod config;
+mod matvec;
 mod network;
 mod weights;
 

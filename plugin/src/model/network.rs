@@ -3,6 +3,8 @@
 //! filter taps (bounded tanh), and a voice-activity probability (sigmoid).
 
 use super::{weights, ModelConfig, ModelError, DF_TAP_MAX};
+use super::activation::{sigmoid, sigmoid_in_place, tanh_fast, tanh_in_place};
+use super::matvec::MatVec;
 
 /// One LSTM layer, with `[W_ih | W_hh]` fused row by row so each gate row is one dot product
 /// over `[x; h]`, and the two bias vectors summed.
@@ -28,6 +30,8 @@ pub struct Model {
     /// Row-major n_outputs × hidden.
     out_weight: Vec<f32>,
     out_bias: Vec<f32>,
+    /// The product kernel for this CPU, chosen at load.
+    matvec: MatVec,
 }
 
 /// Per-stream recurrent state and scratch, sized once for a model.
@@ -43,58 +47,6 @@ pub struct NetworkState {
     /// With skip connections, the output layer's input: the features, then every layer's h.
     head_in: Vec<f32>,
     logits: Vec<f32>,
-}
-
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Dot product, the inner loop of inference (≈ 90 % of the per-hop cost). On x86-64 it uses
-/// SSE, which every x86-64 CPU has, with two 4-lane accumulators; written as plain Rust,
-/// LLVM vectorised it only 2 lanes wide.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let n = a.len().min(b.len());
-    let mut s;
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE is part of the x86-64 baseline; every load reads 4 floats inside
-        // `a[..n]` and `b[..n]` (k + 8 <= n).
-        unsafe {
-            let (mut lo, mut hi) = (_mm_setzero_ps(), _mm_setzero_ps());
-            let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let mut k = 0;
-            while k + 8 <= n {
-                lo = _mm_add_ps(lo, _mm_mul_ps(_mm_loadu_ps(pa.add(k)), _mm_loadu_ps(pb.add(k))));
-                hi = _mm_add_ps(hi, _mm_mul_ps(_mm_loadu_ps(pa.add(k + 4)), _mm_loadu_ps(pb.add(k + 4))));
-                k += 8;
-            }
-            let mut v = [0.0f32; 4];
-            _mm_storeu_ps(v.as_mut_ptr(), _mm_add_ps(lo, hi));
-            s = (v[0] + v[2]) + (v[1] + v[3]);
-            for i in k..n {
-                s += a[i] * b[i];
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut acc = [0.0f32; 8];
-        let ((ca, ra), (cb, rb)) = (a[..n].as_chunks::<8>(), b[..n].as_chunks::<8>());
-        for (x, y) in ca.iter().zip(cb) {
-            for i in 0..8 {
-                acc[i] += x[i] * y[i];
-            }
-        }
-        s = acc.iter().sum::<f32>();
-        for (x, y) in ra.iter().zip(rb) {
-            s += x * y;
-        }
-    }
-    s
 }
 
 impl Model {
@@ -126,7 +78,7 @@ impl Model {
             .collect();
         let out_weight = it.next().unwrap();
         let out_bias = it.next().unwrap();
-        Self { config, conv_weight, conv_bias, layers, out_weight, out_bias }
+        Self { config, conv_weight, conv_bias, layers, out_weight, out_bias, matvec: MatVec::detect() }
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -160,13 +112,9 @@ impl Model {
             state.conv_in.copy_within(..kept, n);
             state.conv_in[..n].copy_from_slice(features);
             if self.config.conv_layer() {
-                for ((x, row), b) in state.xh[0]
-                    .iter_mut()
-                    .zip(self.conv_weight.chunks_exact(state.conv_in.len()))
-                    .zip(&self.conv_bias)
-                {
-                    *x = (dot(row, &state.conv_in) + b).tanh();
-                }
+                let units = &mut state.xh[0][..self.conv_bias.len()];
+                self.matvec.apply(&self.conv_weight, &state.conv_in, &self.conv_bias, units);
+                tanh_in_place(units);
             } else {
                 // No tanh layer: the first LSTM layer reads the stacked hops.
                 state.xh[0][..state.conv_in.len()].copy_from_slice(&state.conv_in);
@@ -176,26 +124,24 @@ impl Model {
             let hsz = layer.hidden;
             let row_len = layer.input + hsz;
             let xh = &state.xh[l];
-            for ((g, row), b) in state
-                .gates
-                .iter_mut()
-                .zip(layer.weight.chunks_exact(row_len))
-                .zip(&layer.bias)
-            {
-                *g = dot(row, xh) + b;
-            }
-            let (gi, rest) = state.gates.split_at(hsz);
-            let (gf, rest) = rest.split_at(hsz);
-            let (gg, go) = rest.split_at(hsz);
+            self.matvec.apply(&layer.weight, &xh[..row_len], &layer.bias, &mut state.gates);
+            // The activations a whole gate at a time, so they vectorise.
+            let (ifg, go) = state.gates.split_at_mut(3 * hsz);
+            let (if_, gg) = ifg.split_at_mut(2 * hsz);
+            sigmoid_in_place(if_);
+            sigmoid_in_place(go);
+            tanh_in_place(gg);
+            let (gi, gf) = if_.split_at(hsz);
             let c = &mut state.c[l];
             // The new h goes where this layer keeps its previous h, and into the next layer's
             // input slot.
             let (this, next) = state.xh.split_at_mut(l + 1);
             let h_slot = &mut this[l][layer.input..];
-            for j in 0..hsz {
-                let cj = sigmoid(gf[j]) * c[j] + sigmoid(gi[j]) * gg[j].tanh();
-                c[j] = cj;
-                h_slot[j] = sigmoid(go[j]) * cj.tanh();
+            for (((cj, i), f), g) in c.iter_mut().zip(gi).zip(gf).zip(gg.iter()) {
+                *cj = f * *cj + i * g;
+            }
+            for ((h, o), cj) in h_slot.iter_mut().zip(go.iter()).zip(c.iter()) {
+                *h = o * tanh_fast(*cj);
             }
             if let Some(next) = next.first_mut() {
                 next[..hsz].copy_from_slice(h_slot);
@@ -213,18 +159,11 @@ impl Model {
         } else {
             &state.xh[self.layers.len() - 1][last.input..]
         };
-        for ((o, row), b) in state
-            .logits
-            .iter_mut()
-            .zip(self.out_weight.chunks_exact(self.config.head_input()))
-            .zip(&self.out_bias)
-        {
-            *o = dot(row, h) + b;
-        }
+        self.matvec.apply(&self.out_weight, &h[..self.config.head_input()], &self.out_bias, &mut state.logits);
         let n_head = self.config.n_head();
         let taps = self.config.tap_outputs();
         for (i, (o, x)) in head.iter_mut().zip(&state.logits).enumerate() {
-            *o = if taps.contains(&i) { DF_TAP_MAX * (x / DF_TAP_MAX).tanh() } else { sigmoid(*x) };
+            *o = if taps.contains(&i) { DF_TAP_MAX * tanh_fast(x / DF_TAP_MAX) } else { sigmoid(*x) };
         }
         sigmoid(state.logits[n_head])
     }
@@ -242,20 +181,5 @@ impl NetworkState {
         self.c.iter().flatten().all(|x| x.is_finite())
             && self.conv_in.iter().all(|x| x.is_finite())
             && self.xh.iter().flatten().all(|x| x.is_finite())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dot;
-
-    #[test]
-    fn dot_matches_a_plain_sum_at_every_length() {
-        for n in 0..40 {
-            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.91).cos()).collect();
-            let expected: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            assert!((dot(&a, &b) as f64 - expected).abs() < 1e-5, "length {n}");
-        }
     }
 }
