@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use gemm::Parallelism;
-use lull::model::activation::{sigmoid, tanh_fast};
+use lull::model::activation::{sigmoid_in_place, tanh_fast, tanh_in_place};
 
 /// One LSTM layer's state after a hop, per sequence: h and c, each (batch, hidden) row-major.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -159,8 +159,9 @@ impl CustomOp3 for FusedLstm {
             for (bi, g) in gates.chunks_exact_mut(4 * hd).enumerate() {
                 let (ifg, o) = g.split_at_mut(3 * hd);
                 let (i_f, gg) = ifg.split_at_mut(2 * hd);
-                i_f.iter_mut().chain(o.iter_mut()).for_each(|v| *v = sigmoid(*v));
-                gg.iter_mut().for_each(|v| *v = tanh_fast(*v));
+                sigmoid_in_place(i_f);
+                sigmoid_in_place(o);
+                tanh_in_place(gg);
                 let base = (bi * t + step) * row;
                 let (before, from) = saved.split_at_mut(base);
                 let c_prev = if step > 0 { &before[base - row..base - row + hd] } else { self.initial_c(bi, &zeros) };
@@ -171,11 +172,11 @@ impl CustomOp3 for FusedLstm {
                 let (i, rest) = gates_out.split_at(hd);
                 let (f, rest) = rest.split_at(hd);
                 let (gg, o) = rest.split_at(hd);
-                for j in 0..hd {
-                    c[j] = f[j] * c_prev[j] + i[j] * gg[j];
+                for ((((c, f), c_prev), i), g) in c.iter_mut().zip(f).zip(c_prev).zip(i).zip(gg) {
+                    *c = f * c_prev + i * g;
                 }
-                for j in 0..hd {
-                    h[j] = o[j] * tanh_fast(c[j]);
+                for ((h, o), c) in h.iter_mut().zip(o).zip(c.iter()) {
+                    *h = o * tanh_fast(*c);
                 }
                 h_prev[bi * hd..(bi + 1) * hd].copy_from_slice(h);
             }
@@ -213,9 +214,8 @@ impl CustomOp3 for FusedLstm {
                 let gr_h = &grad[(bi * t + step) * hd..(bi * t + step + 1) * hd];
                 let c_prev = if step > 0 { &saved[base - row..base - row + hd] } else { self.initial_c(bi, &zeros) };
                 let (c, i, f, gg, o) = (&r[..hd], &r[hd..2 * hd], &r[2 * hd..3 * hd], &r[3 * hd..4 * hd], &r[4 * hd..]);
-                for j in 0..hd {
-                    tc[j] = tanh_fast(c[j]);
-                }
+                tc.copy_from_slice(c);
+                tanh_in_place(&mut tc);
                 let d = &mut dxw[(bi * t + step) * g4..(bi * t + step + 1) * g4];
                 let (d_i, rest) = d.split_at_mut(hd);
                 let (d_f, rest) = rest.split_at_mut(hd);
@@ -291,10 +291,13 @@ pub(crate) fn projection_weight_grad(dy: &[f32], x: &[f32], rows: usize, n_in: u
     unsafe {
         matmul((g4, n_in, rows), dw.as_mut_ptr(), n_in + 1, false, dy.as_ptr(), (1, g4), x.as_ptr(), (n_in, 1));
     }
+    // The bias column summed in a contiguous row (it vectorises), then put in place.
+    let mut db = vec![0.0f32; g4];
     for r in dy.chunks_exact(g4) {
-        for (m, d) in r.iter().enumerate() {
-            dw[m * (n_in + 1) + n_in] += d;
-        }
+        db.iter_mut().zip(r).for_each(|(a, d)| *a += d);
+    }
+    for (m, d) in db.into_iter().enumerate() {
+        dw[m * (n_in + 1) + n_in] += d;
     }
     dw
 }
@@ -302,7 +305,9 @@ pub(crate) fn projection_weight_grad(dy: &[f32], x: &[f32], rows: usize, n_in: u
 /// `x·W_ihᵀ + b` for all `rows` hops at once, (rows, `g4`): `w_ih` is (g4, `n_in` + 1) with the
 /// bias as its last column.
 pub(crate) fn input_projection(x: &[f32], w_ih: &[f32], rows: usize, n_in: usize, g4: usize) -> Vec<f32> {
-    let mut xw: Vec<f32> = (0..rows * g4).map(|k| w_ih[(k % g4) * (n_in + 1) + n_in]).collect();
+    // Every row starts as the bias (W_ih's last column), copied rather than gathered per value.
+    let bias: Vec<f32> = (0..g4).map(|m| w_ih[m * (n_in + 1) + n_in]).collect();
+    let mut xw = bias.repeat(rows);
     // xw += x (rows × input) · W_ihᵀ (input × 4H), W_ih's rows strided by input + 1.
     unsafe {
         matmul((rows, g4, n_in), xw.as_mut_ptr(), g4, true, x.as_ptr(), (n_in, 1), w_ih.as_ptr(), (1, n_in + 1));

@@ -15,11 +15,15 @@
 pub fn exp_fast(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
     // ln 2 split in two (Cephes) so n·ln 2 is exact enough.
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n is also t's mantissa less ROUND's (its ulp is 1): an integer subtraction, where `n as
+    // i32` would be a saturating float conversion that does not vectorise as well.
+    let n_int = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
 }
 
 #[inline(always)]
