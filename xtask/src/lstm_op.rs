@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, D};
 use gemm::Parallelism;
-use lull::model::activation::{sigmoid_in_place, tanh_fast, tanh_in_place};
+use lull::model::activation::{lstm_gates_in_place, tanh_fast, tanh_in_place};
 
 /// One LSTM layer's state after a hop, per sequence: h and c, each (batch, hidden) row-major.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -157,11 +157,7 @@ impl CustomOp3 for FusedLstm {
             }
             // Each loop below runs over plain equal-length slices, so it vectorises.
             for (bi, g) in gates.chunks_exact_mut(4 * hd).enumerate() {
-                let (ifg, o) = g.split_at_mut(3 * hd);
-                let (i_f, gg) = ifg.split_at_mut(2 * hd);
-                sigmoid_in_place(i_f);
-                sigmoid_in_place(o);
-                tanh_in_place(gg);
+                lstm_gates_in_place(g);
                 let base = (bi * t + step) * row;
                 let (before, from) = saved.split_at_mut(base);
                 let c_prev = if step > 0 { &before[base - row..base - row + hd] } else { self.initial_c(bi, &zeros) };

@@ -47,6 +47,18 @@ pub fn tanh_in_place(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = tanh_fast(*v));
 }
 
+/// An LSTM step's gates `[i, f, g, o]` (PyTorch's order, a quarter of `gates` each) through
+/// their nonlinearities, in place: sigmoid on i, f and o, tanh on g, a whole gate at a time so
+/// each loop vectorises.
+pub fn lstm_gates_in_place(gates: &mut [f32]) {
+    let hidden = gates.len() / 4;
+    let (ifg, o) = gates.split_at_mut(3 * hidden);
+    let (i_f, g) = ifg.split_at_mut(2 * hidden);
+    sigmoid_in_place(i_f);
+    sigmoid_in_place(o);
+    tanh_in_place(g);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +93,12 @@ mod tests {
         tanh_in_place(&mut t);
         for ((x, s), t) in xs.iter().zip(&s).zip(&t) {
             assert_eq!((*s, *t), (sigmoid(*x), tanh_fast(*x)));
+        }
+        // The gates: i, f and o through the sigmoid, g through tanh.
+        let mut gates: Vec<f32> = xs[1800..2200].to_vec();
+        lstm_gates_in_place(&mut gates);
+        for (k, (x, y)) in xs[1800..2200].iter().zip(&gates).enumerate() {
+            assert_eq!(*y, if (200..300).contains(&k) { tanh_fast(*x) } else { sigmoid(*x) }, "gate value {k}");
         }
     }
 }

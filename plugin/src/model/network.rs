@@ -3,7 +3,7 @@
 //! filter taps (bounded tanh), and a voice-activity probability (sigmoid).
 
 use super::{weights, ModelConfig, ModelError, DF_TAP_MAX};
-use super::activation::{sigmoid, sigmoid_in_place, tanh_fast, tanh_in_place};
+use super::activation::{lstm_gates_in_place, sigmoid, tanh_fast, tanh_in_place};
 use super::matvec::MatVec;
 
 /// One LSTM layer, with `[W_ih | W_hh]` fused row by row so each gate row is one dot product
@@ -125,13 +125,10 @@ impl Model {
             let row_len = layer.input + hsz;
             let xh = &state.xh[l];
             self.matvec.apply(&layer.weight, &xh[..row_len], &layer.bias, &mut state.gates);
-            // The activations a whole gate at a time, so they vectorise.
-            let (ifg, go) = state.gates.split_at_mut(3 * hsz);
-            let (if_, gg) = ifg.split_at_mut(2 * hsz);
-            sigmoid_in_place(if_);
-            sigmoid_in_place(go);
-            tanh_in_place(gg);
-            let (gi, gf) = if_.split_at(hsz);
+            lstm_gates_in_place(&mut state.gates);
+            let (gi, rest) = state.gates.split_at(hsz);
+            let (gf, rest) = rest.split_at(hsz);
+            let (gg, go) = rest.split_at(hsz);
             let c = &mut state.c[l];
             // The new h goes where this layer keeps its previous h, and into the next layer's
             // input slot.
