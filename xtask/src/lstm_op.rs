@@ -144,15 +144,25 @@ impl CustomOp3 for FusedLstm {
         let mut gates = vec![0.0f32; b * 4 * hd];
         let mut h_prev = self.init.as_ref().map_or_else(|| vec![0.0f32; b * hd], |s| s.h.clone());
         let zeros = vec![0.0f32; hd];
+        // W_hhᵀ (H×4H) as its own row-major copy: `gemm` computes the row-major (b×4H) product
+        // as its transpose, W_hh·h_prevᵀ, and with W_hh's rows strided by H it packed the whole
+        // matrix again at every hop (7.6 % of a training step); the transposed copy, made once
+        // per sequence, is read in place.
+        let mut w_hh_t = vec![0.0f32; hd * 4 * hd];
+        for (m, row) in w_hh.chunks_exact(hd).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                w_hh_t[k * 4 * hd + m] = v;
+            }
+        }
         for step in 0..t {
             for bi in 0..b {
                 let src = (bi * t + step) * 4 * hd;
                 gates[bi * 4 * hd..(bi + 1) * 4 * hd].copy_from_slice(&xw[src..src + 4 * hd]);
             }
             if step > 0 || self.init.is_some() {
-                // gates += h_prev (b×H) · W_hhᵀ (H×4H); W_hh is row-major 4H×H.
+                // gates += h_prev (b×H) · W_hhᵀ (H×4H).
                 unsafe {
-                    matmul((b, 4 * hd, hd), gates.as_mut_ptr(), 4 * hd, true, h_prev.as_ptr(), (hd, 1), w_hh.as_ptr(), (1, hd));
+                    matmul((b, 4 * hd, hd), gates.as_mut_ptr(), 4 * hd, true, h_prev.as_ptr(), (hd, 1), w_hh_t.as_ptr(), (4 * hd, 1));
                 }
             }
             // Each loop below runs over plain equal-length slices, so it vectorises.
