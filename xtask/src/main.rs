@@ -55,9 +55,9 @@ enum Command {
         /// smaller --lr and fewer --steps); the optimizer starts afresh. Not with --resume.
         #[arg(long, conflicts_with = "resume")]
         init_weights: Option<PathBuf>,
-        /// Optimizer steps; the learning rate decays over them. The shipped model: 30000 (86–89
-        /// minutes at 27–28 k frames/s alone on a 2-core machine; the slower kind, at 17–19 k,
-        /// reaches about 20000 within --time-budget-min's 90).
+        /// Optimizer steps; the learning rate decays over them. The shipped model: 30000 (about
+        /// an hour at 41 k frames/s alone on a 2-core machine of the faster kind; it took 86–89
+        /// minutes at the 27–28 k training ran at then).
         #[arg(long, default_value_t = 30000)]
         steps: usize,
         /// Sequences per batch.
@@ -92,7 +92,7 @@ enum Command {
         snapshot_every: usize,
         /// Stop after this many minutes, with the learning-rate schedule compressed to fit
         /// (0 = no limit; the run ends after --steps). The default is the training budget: the
-        /// shipped configuration's 30000 steps take 86–89 minutes on an idle 2-core machine of
+        /// shipped configuration's 30000 steps take about an hour on an idle 2-core machine of
         /// the faster kind; a slower or busier one stops early with the schedule fitted.
         #[arg(long, default_value_t = 90.0)]
         time_budget_min: f64,
