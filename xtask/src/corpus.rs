@@ -19,7 +19,7 @@ use crate::data::analyze::{active_level, noise_floor_db};
 use crate::data::manifest::{read_clip, Kind, Manifest, Split};
 use crate::data::packages::{generated_voice, GENERATED};
 use crate::metrics::{resample, resample_window, resampled_len};
-use crate::synth::scale_to_snr;
+use crate::synth::snr_gain;
 use crate::train::{Example, ExampleSource, Utterance};
 
 /// Host rates the model is trained at, with their share of examples. 48 and 44.1 kHz dominate
@@ -548,15 +548,25 @@ impl CorpusSource {
     /// `mix`, and the class of the noise in it (of the louder one, when two are summed). Draws
     /// the same random numbers as `mix`, so the same seed gives the same mixture.
     pub fn mix_labelled(&self, rng: &mut StdRng, rate: u32, len: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> (Example, NoiseClass) {
-        let (mut clean, utterances) = self.speech_track(rng, rate, len, level_db);
+        self.mix_with_lead_in(rng, rate, len, 0, snr_db, level_db, noise)
+    }
+
+    /// `mix_labelled`, `lead_in` samples longer in front: the noise runs on through them under
+    /// more of the speech track, and the SNR is that of the last `len` samples. An evaluation
+    /// after a warm-up plays the lead-in and scores the rest: the steady state a host reaches
+    /// in one noise, with nothing repeated. With `lead_in` 0, `mix_labelled` exactly.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mix_with_lead_in(&self, rng: &mut StdRng, rate: u32, len: usize, lead_in: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> (Example, NoiseClass) {
+        let total = len + lead_in;
+        let (mut clean, utterances) = self.speech_track(rng, rate, total, level_db);
         if rng.gen_bool(0.5) {
             augment::random_eq(rng, &mut clean, rate as f32, 6.0);
         }
         let (noise, class) = match noise {
-            NoiseChoice::White => (augment::white(rng, len), NoiseClass::White),
-            NoiseChoice::Any => self.random_noise(rng, rate, len),
+            NoiseChoice::White => (augment::white(rng, total), NoiseClass::White),
+            NoiseChoice::Any => self.random_noise(rng, rate, total),
         };
-        (finish_mix(clean, noise, utterances, rate, snr_db, level_db), class)
+        (finish_mix(clean, noise, utterances, rate, snr_db, level_db, lead_in), class)
     }
 
     /// A random noise class, a quarter of the time with a second, quieter one summed in.
@@ -624,14 +634,18 @@ fn seconds_by_voice<'a>(clips: impl Iterator<Item = &'a Clip>) -> Vec<(Arc<str>,
 
 /// Scales `noise` to `snr_db` below the speech (or to `level_db − snr_db` if there is no
 /// speech) and keeps the mixture below full scale.
-fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, utterances: Vec<Utterance>, rate: u32, snr_db: f32, level_db: f32) -> Example {
-    if clean.iter().any(|&v| v != 0.0) {
-        scale_to_snr(&clean, &mut noise, snr_db, rate as f32);
+/// Scales `noise` to `snr_db` below the speech (below `level_db` where there is none), measured
+/// from sample `scored_from` on (the whole mixture: 0), and keeps the sum's peaks below full scale.
+#[allow(clippy::too_many_arguments)]
+fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, utterances: Vec<Utterance>, rate: u32, snr_db: f32, level_db: f32, scored_from: usize) -> Example {
+    let from = scored_from.min(clean.len());
+    let g = if clean[from..].iter().any(|&v| v != 0.0) {
+        snr_gain(&clean[from..], &noise[from..], snr_db, rate as f32)
     } else {
         let target = 10f32.powf((level_db - snr_db) / 10.0);
-        let g = (target / power(&noise).max(1e-20)).sqrt();
-        noise.iter_mut().for_each(|v| *v *= g);
-    }
+        (target / power(&noise[from..]).max(1e-20)).sqrt()
+    };
+    noise.iter_mut().for_each(|v| *v *= g);
     let peak = clean.iter().zip(&noise).map(|(c, n)| (c + n).abs()).fold(0.0f32, f32::max);
     if peak > 0.99 {
         let g = 0.99 / peak;
@@ -650,7 +664,7 @@ impl ExampleSource for CorpusSource {
         // A few examples are noise only: the model must also learn to leave nothing behind.
         if rng.gen_bool(0.05) {
             let (noise, _) = self.random_noise(rng, rate, len);
-            return finish_mix(vec![0.0; len], noise, Vec::new(), rate, snr, level_db);
+            return finish_mix(vec![0.0; len], noise, Vec::new(), rate, snr, level_db, 0);
         }
         self.mix(rng, rate, len, snr, level_db, NoiseChoice::Any)
     }

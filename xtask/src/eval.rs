@@ -21,7 +21,7 @@ use crate::compare::{differences, difference_table, DifferenceRow};
 use crate::corpus::{CorpusSource, NoiseChoice};
 use crate::data::manifest::Split;
 use crate::deepfilternet::DeepFilterNet;
-use crate::metrics::{band_energy_ratio_db, pesq_wb, resample, si_sdr, stoi, DEFAULT_ACTIVE_RANGE_DB};
+use crate::metrics::{band_energy_ratio_db, pesq_wb, resample, resampled_len, si_sdr, stoi, DEFAULT_ACTIVE_RANGE_DB};
 
 pub const SNRS: [f32; 5] = [-5.0, 0.0, 5.0, 10.0, 15.0];
 pub const SYSTEMS: [&str; 4] = ["noisy", "nnnoiseless", "deepfilternet", "lull"];
@@ -250,11 +250,10 @@ fn voice_bandwidth_label(lo: u32) -> String {
 }
 
 /// The denoisers every check compares, run on the same signal: nnnoiseless (RNNoise), then
-/// DeepFilterNet3 where given, and Lull at the evaluation's Reduction. With `warm_up`, each first
-/// runs over `x` that many times with its state carried on, and only the last pass is returned.
+/// DeepFilterNet3 where given, and Lull at the evaluation's Reduction. Each runs over all of
+/// `played` (a warm-up's lead-in, then what is scored) and returns its last `scored` samples.
 /// Each call's time is added to `clock` at 48 kHz, where no system resamples.
-fn denoised(o: &EvalOptions, x: &[f32], rate: u32, clock: &mut Clock) -> Result<Vec<(&'static str, Vec<f32>)>> {
-    let played = x.repeat(o.warm_up + 1);
+fn denoised(o: &EvalOptions, played: &[f32], scored: usize, rate: u32, clock: &mut Clock) -> Result<Vec<(&'static str, Vec<f32>)>> {
     let seconds = played.len() as f64 / rate as f64;
     let mut out = Vec::new();
     let mut run = |name: &'static str, f: &dyn Fn() -> Result<Vec<f32>>| -> Result<()> {
@@ -265,15 +264,26 @@ fn denoised(o: &EvalOptions, x: &[f32], rate: u32, clock: &mut Clock) -> Result<
             e.0 += started.elapsed().as_secs_f64();
             e.1 += seconds;
         }
-        out.push((name, y[y.len() - x.len()..].to_vec()));
+        out.push((name, tail(&y, scored).to_vec()));
         Ok(())
     };
-    run("nnnoiseless", &|| Ok(run_rnnoise(&played, rate)))?;
+    run("nnnoiseless", &|| Ok(run_rnnoise(played, rate)))?;
     if let Some(dfn) = &o.deepfilternet {
-        run("deepfilternet", &|| dfn.run(&played, rate))?;
+        run("deepfilternet", &|| dfn.run(played, rate))?;
     }
-    run("lull", &|| run_lull(&o.model, &played, rate, o.reduction_db, o.stages))?;
+    run("lull", &|| run_lull(&o.model, played, rate, o.reduction_db, o.stages))?;
     Ok(out)
+}
+
+/// The last `n` samples of `x` (all of it if shorter): the scored part after a lead-in.
+fn tail(x: &[f32], n: usize) -> &[f32] {
+    &x[x.len().saturating_sub(n)..]
+}
+
+/// A check's signal `len` samples long at `rate`, and the warm-up's lead-in in front of it:
+/// `warm_up` times as long again.
+fn lead_in(o: &EvalOptions, len: usize) -> usize {
+    len * o.warm_up
 }
 
 /// Wall-clock seconds each denoiser took and seconds of audio it processed, at 48 kHz.
@@ -345,14 +355,17 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             // Seeded by the mixture index only: every bucket holds the same speech and noise,
             // only the SNR differs, so the buckets compare like with like.
             let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-            let (ex, class) = source.mix_labelled(&mut rng, BASE_RATE, len, snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
+            let (ex, class) = source.mix_with_lead_in(&mut rng, BASE_RATE, len, lead_in(o, len), snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
             let voice_hz = ex.utterances.iter().map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min);
             for &rate in &o.rates {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));
                 let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(c, n)| c + n).collect();
-                for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, rate, &mut clock)?) {
-                    let s = scores(&clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
+                // What is scored at this rate: as many samples as `len` resamples to.
+                let scored = resampled_len(len, BASE_RATE, rate);
+                let clean = tail(&clean, scored);
+                for (name, out) in std::iter::once(("noisy", tail(&noisy, scored).to_vec())).chain(denoised(o, &noisy, scored, rate, &mut clock)?) {
+                    let s = scores(clean, &out, rate).with_context(|| format!("{name} at {rate} Hz, {snr} dB, mixture {i}"))?;
                     // The mean of one mixture: its scores, NaN where undefined.
                     let one = mean(&s);
                     mixtures.push(MixtureScores {
@@ -398,10 +411,11 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
     for i in 0..o.per_bucket {
         if let Some(full) = &full {
             let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb1_9b ^ i as u64);
-            let ex = full.mix(&mut rng, 48_000, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
+            let (ex, _) = full.mix_with_lead_in(&mut rng, 48_000, len, lead_in(o, len), 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
             let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-            for (name, out) in std::iter::once(("noisy", noisy.clone())).chain(denoised(o, &noisy, 48_000, &mut clock)?) {
-                tally_finite(&mut high, name, band_energy_ratio_db(&ex.clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            let clean = tail(&ex.clean, len);
+            for (name, out) in std::iter::once(("noisy", tail(&noisy, len).to_vec())).chain(denoised(o, &noisy, len, 48_000, &mut clock)?) {
+                tally_finite(&mut high, name, band_energy_ratio_db(clean, &out, 48_000, 8_000.0, 16_000.0, DEFAULT_ACTIVE_RANGE_DB));
             }
         }
         pb.inc(1);
@@ -409,29 +423,31 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
         let mut rng = StdRng::seed_from_u64(o.seed ^ 0x3417e ^ i as u64);
         let rate = 22_050;
         let n22 = (o.seconds * rate as f32) as usize;
-        let ex = source.mix(&mut rng, rate, n22, 0.0, SPEECH_LEVEL_DB as f32, NoiseChoice::White);
+        let (ex, _) = source.mix_with_lead_in(&mut rng, rate, n22, lead_in(o, n22), 0.0, SPEECH_LEVEL_DB as f32, NoiseChoice::White);
         let noisy: Vec<f32> = ex.clean.iter().zip(&ex.noise).map(|(c, n)| c + n).collect();
-        let base = si_sdr(&ex.clean, &noisy);
-        for (name, out) in denoised(o, &noisy, rate, &mut clock)? {
+        let clean = tail(&ex.clean, n22);
+        let base = si_sdr(clean, tail(&noisy, n22));
+        for (name, out) in denoised(o, &noisy, n22, rate, &mut clock)? {
             let e = white.entry(name.into()).or_default();
-            e.0 += si_sdr(&ex.clean, &out) - base;
+            e.0 += si_sdr(clean, &out) - base;
             e.1 += 1;
         }
         pb.inc(1);
         // Clean speech: the buckets' speech with nothing to remove. A denoiser should leave it
         // alone; what it takes off here it takes off every voice.
         let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-        let clean = source.mix(&mut rng, BASE_RATE, len, 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any).clean;
-        for (name, out) in denoised(o, &clean, BASE_RATE, &mut clock)? {
-            let s = scores(&clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
+        let played = source.mix_with_lead_in(&mut rng, BASE_RATE, len, lead_in(o, len), 15.0, SPEECH_LEVEL_DB as f32, NoiseChoice::Any).0.clean;
+        let clean = tail(&played, len);
+        for (name, out) in denoised(o, &played, len, BASE_RATE, &mut clock)? {
+            let s = scores(clean, &out, BASE_RATE).with_context(|| format!("{name} on clean speech, mixture {i}"))?;
             add(clean_scores.entry(name.into()).or_default(), &s);
-            tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, band_energy_ratio_db(&clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            tally_finite(level_energy.entry(SPEECH_LEVEL_DB).or_default(), name, band_energy_ratio_db(clean, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
         }
         for level in OTHER_CLEAN_LEVELS_DB {
             let g = 10f32.powf((level - SPEECH_LEVEL_DB) as f32 / 20.0);
-            let x: Vec<f32> = clean.iter().map(|v| v * g).collect();
-            for (name, out) in denoised(o, &x, BASE_RATE, &mut clock)? {
-                tally_finite(level_energy.entry(level).or_default(), name, band_energy_ratio_db(&x, &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
+            let x: Vec<f32> = played.iter().map(|v| v * g).collect();
+            for (name, out) in denoised(o, &x, len, BASE_RATE, &mut clock)? {
+                tally_finite(level_energy.entry(level).or_default(), name, band_energy_ratio_db(tail(&x, len), &out, BASE_RATE, 0.0, 24_000.0, DEFAULT_ACTIVE_RANGE_DB));
             }
         }
         pb.inc(1);
@@ -580,8 +596,8 @@ pub fn markdown(r: &Report) -> String {
     let warm = match r.warm_up {
         0 => String::new(),
         n => {
-            let times = if n == 1 { "once".to_string() } else { format!("{n} times") };
-            format!(", each scored after the denoisers ran over it {times} before (a host's steady state, not a cold start)")
+            let lead = n as f32 * r.seconds;
+            format!(", each scored after the denoisers ran over {lead} s of the same noise under other speech before it (a host's steady state, not a cold start)")
         }
     };
     let _ = writeln!(m, "{split}{voice}, {} mixtures of {} s per SNR bucket and rate (recorded and generated noises){warm}, Reduction at the default.\n", r.per_bucket, r.seconds);

@@ -321,9 +321,10 @@ enum Command {
         /// data --speakers` names it: to compare voices, trained on or not.
         #[arg(long)]
         voice: Option<String>,
-        /// Run the denoisers over each signal this many times before the pass that is scored,
-        /// state carried on: the steady state a host sees long after the plugin started,
-        /// instead of a cold start (0). The scored audio is the same either way (0..=30).
+        /// Play the denoisers this many times --seconds of lead-in before each scored signal,
+        /// state carried on: the same noise going on under more speech, at the same SNR, so the
+        /// scored part finds them in the steady state a host sees long after the plugin started
+        /// instead of a cold start (0). Nothing is repeated (0..=30).
         #[arg(long, default_value_t = 0)]
         warm_up: usize,
         #[arg(long, default_value_t = lull::params::DEFAULT_REDUCTION_DB)]

@@ -54,13 +54,18 @@ pub fn clean(rng: &mut impl Rng, rate: f32, len: usize) -> Vec<f32> {
 /// Scales `noise` so that the clean signal's active level over the noise level is `snr_db`.
 /// "Active" frames are those of `clean` above −40 dB relative to its loudest 10 ms.
 pub fn scale_to_snr(clean: &[f32], noise: &mut [f32], snr_db: f32, rate: f32) {
+    let g = snr_gain(clean, noise, snr_db, rate);
+    noise.iter_mut().for_each(|x| *x *= g);
+}
+
+/// The factor `scale_to_snr` scales `noise` by (1 where either signal is silent).
+pub fn snr_gain(clean: &[f32], noise: &[f32], snr_db: f32, rate: f32) -> f32 {
     let speech = active_power(clean, rate);
     let noise_p = noise.iter().map(|x| x * x).sum::<f32>() / noise.len().max(1) as f32;
     if speech <= 0.0 || noise_p <= 0.0 {
-        return;
+        return 1.0;
     }
-    let g = (speech / noise_p / 10f32.powf(snr_db / 10.0)).sqrt();
-    noise.iter_mut().for_each(|x| *x *= g);
+    (speech / noise_p / 10f32.powf(snr_db / 10.0)).sqrt()
 }
 
 /// Mean power over the frames that hold signal (within 40 dB of the loudest 10 ms frame).

@@ -240,6 +240,38 @@ fn loss_mask_follows_each_utterance_bandwidth() {
 
 /// A small evaluation of the embedded model on `split` of the corpus in `dir`: one 1 s mixture
 /// per bucket at 48 kHz, the default Reduction, every voice.
+/// A mixture with a lead-in (what `eval --warm-up` plays before the scored part): the scored
+/// part holds the requested SNR, the lead-in is more of the same noise and speech rather than
+/// a repeat of the scored part, and without a lead-in it is `mix_labelled`'s mixture exactly.
+#[test]
+fn lead_in_mixtures_hold_the_snr_where_scored_and_repeat_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_corpus(dir.path(), Split::Train);
+    let source = CorpusSource::open(dir.path(), Split::Train).unwrap();
+    let len = 48_000;
+    for seed in 0..24u64 {
+        let snr = [-5.0f32, 5.0, 15.0][seed as usize % 3];
+        let rng = || rand::rngs::StdRng::seed_from_u64(seed);
+        let (plain, class) = source.mix_labelled(&mut rng(), 48_000, len, snr, -26.0, NoiseChoice::Any);
+        let (same, same_class) = source.mix_with_lead_in(&mut rng(), 48_000, len, 0, snr, -26.0, NoiseChoice::Any);
+        assert!(plain.clean == same.clean && plain.noise == same.noise && class == same_class, "seed {seed}: no lead-in changed the mixture");
+        let (ex, _) = source.mix_with_lead_in(&mut rng(), 48_000, len, 3 * len, snr, -26.0, NoiseChoice::Any);
+        assert_eq!((ex.clean.len(), ex.noise.len()), (4 * len, 4 * len));
+        let (clean, noise) = (&ex.clean[3 * len..], &ex.noise[3 * len..]);
+        let np = noise.iter().map(|v| v * v).sum::<f32>() / len as f32;
+        let got = 10.0 * (active_power(clean, 48_000.0) / np).log10();
+        // Exact to rounding, unless the sum's peaks had to be brought under full scale (which
+        // scales speech and noise alike).
+        assert!((got - snr).abs() < 0.01, "seed {seed}: asked {snr} dB on the scored part, got {got:.3}");
+        assert!(ex.clean.iter().chain(&ex.noise).all(|v| v.is_finite()));
+        // The noise goes on through the lead-in: it is there, and not the scored part again.
+        let lead = &ex.noise[2 * len..3 * len];
+        let lp = lead.iter().map(|v| v * v).sum::<f32>() / len as f32;
+        assert!(lp > np * 1e-3, "seed {seed}: the lead-in holds no noise ({lp:e} against {np:e})");
+        assert!(lead != noise, "seed {seed}: the lead-in repeats the scored noise");
+    }
+}
+
 fn eval_options(dir: &std::path::Path, split: Split) -> xtask::eval::EvalOptions {
     xtask::eval::EvalOptions {
         data_dir: dir.into(),
@@ -288,28 +320,33 @@ fn evaluation_scores_deepfilternet_beside_the_others() {
     assert_eq!(r.processing_ms_per_second.keys().collect::<Vec<_>>(), ["deepfilternet", "lull", "nnnoiseless"]);
 }
 
-/// `--warm-up`: the denoisers run over each mixture before the scored pass, and the scored pass
-/// is still the mixture, aligned to the sample (at 0 dB Reduction Lull's output is its input);
-/// the noisy scores, which no denoiser touches, are those of a cold start.
+/// `--warm-up`: the denoisers run over a lead-in of the same noise before the scored part, and
+/// the scored part is aligned to the sample at every rate (at 0 dB Reduction Lull's output is
+/// its input). The scored audio is another stretch of the same draw than a cold start's, at the
+/// same SNR, so the noisy input scores about alike.
 #[test]
 fn warmed_up_evaluation_scores_the_last_pass_aligned() {
     let dir = tempfile::tempdir().unwrap();
     tiny_corpus(dir.path(), Split::Test);
-    let cold = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, ..eval_options(dir.path(), Split::Test) }).unwrap();
-    let warm = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, warm_up: 2, ..eval_options(dir.path(), Split::Test) }).unwrap();
+    let rates = vec![48_000, 22_050];
+    let cold = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, rates: rates.clone(), ..eval_options(dir.path(), Split::Test) }).unwrap();
+    let warm = xtask::eval::evaluate(&xtask::eval::EvalOptions { reduction_db: 0.0, warm_up: 2, rates, ..eval_options(dir.path(), Split::Test) }).unwrap();
     assert_eq!(warm.warm_up, 2);
-    for (snr, b) in &warm.buckets[&48_000] {
-        assert!((b["noisy"].si_sdr - cold.buckets[&48_000][snr]["noisy"].si_sdr).abs() < 1e-9, "{snr} dB: {b:?}");
-        assert!((b["lull"].si_sdr - b["noisy"].si_sdr).abs() < 0.05, "{snr} dB: {b:?}");
-        assert!(b["nnnoiseless"].si_sdr.is_finite(), "{snr} dB: {b:?}");
+    for rate in [48_000, 22_050] {
+        for (snr, b) in &warm.buckets[&rate] {
+            let noisy_cold = cold.buckets[&rate][snr]["noisy"].si_sdr;
+            assert!(b["noisy"].si_sdr != noisy_cold && (b["noisy"].si_sdr - noisy_cold).abs() < 3.0, "{rate} Hz, {snr} dB: {b:?} against {noisy_cold}");
+            assert!((b["lull"].si_sdr - b["noisy"].si_sdr).abs() < 0.05, "{rate} Hz, {snr} dB: {b:?}");
+            assert!(b["nnnoiseless"].si_sdr.is_finite(), "{rate} Hz, {snr} dB: {b:?}");
+        }
     }
     // At the default Reduction the scored pass is not the first: the state carried in changes it.
     let cold = xtask::eval::evaluate(&eval_options(dir.path(), Split::Test)).unwrap();
     let warm = xtask::eval::evaluate(&xtask::eval::EvalOptions { warm_up: 1, ..eval_options(dir.path(), Split::Test) }).unwrap();
     let moved = |system: &str| warm.buckets[&48_000].iter().any(|(snr, b)| (b[system].si_sdr - cold.buckets[&48_000][snr][system].si_sdr).abs() > 1e-3);
     assert!(moved("lull") && moved("nnnoiseless"), "{:?} against {:?}", warm.buckets, cold.buckets);
-    assert!(xtask::eval::markdown(&warm).contains("ran over it once before"));
-    assert!(!xtask::eval::markdown(&cold).contains("ran over it"));
+    assert!(xtask::eval::markdown(&warm).contains("ran over 1 s of the same noise"), "{}", xtask::eval::markdown(&warm));
+    assert!(!xtask::eval::markdown(&cold).contains("ran over"));
 }
 
 #[test]
