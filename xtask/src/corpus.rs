@@ -11,7 +11,7 @@ use lull::dsp::stft::StftSize;
 use lull::model::ModelConfig;
 use rand::distributions::WeightedIndex;
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_distr::Distribution;
 
 use crate::augment;
@@ -552,20 +552,36 @@ impl CorpusSource {
     }
 
     /// `mix_labelled`, `lead_in` samples longer in front: the noise runs on through them under
-    /// more of the speech track, and the SNR is that of the last `len` samples. An evaluation
-    /// after a warm-up plays the lead-in and scores the rest: the steady state a host reaches
-    /// in one noise, with nothing repeated. With `lead_in` 0, `mix_labelled` exactly.
+    /// other speech, and the SNR is that of the last `len` samples. An evaluation after a
+    /// warm-up plays the lead-in and scores the rest: the steady state a host reaches in one
+    /// noise, with nothing repeated. The last `len` samples' speech, its EQ and the noise's
+    /// class and source are `mix_labelled`'s (drawn first, in its order; the lead-in's speech
+    /// comes from a stream seeded after them), so a warmed-up evaluation scores the same speech
+    /// in the same kind of noise as a cold one. With `lead_in` 0, `mix_labelled` exactly.
     #[allow(clippy::too_many_arguments)]
     pub fn mix_with_lead_in(&self, rng: &mut StdRng, rate: u32, len: usize, lead_in: usize, snr_db: f32, level_db: f32, noise: NoiseChoice) -> (Example, NoiseClass) {
-        let total = len + lead_in;
-        let (mut clean, utterances) = self.speech_track(rng, rate, total, level_db);
-        if rng.gen_bool(0.5) {
+        let (mut clean, mut utterances) = self.speech_track(rng, rate, len, level_db);
+        // The EQ's draws, kept to give the lead-in's speech the same colour.
+        let eq = rng.gen_bool(0.5).then(|| rng.clone());
+        if eq.is_some() {
             augment::random_eq(rng, &mut clean, rate as f32, 6.0);
         }
+        let total = len + lead_in;
         let (noise, class) = match noise {
             NoiseChoice::White => (augment::white(rng, total), NoiseClass::White),
             NoiseChoice::Any => self.random_noise(rng, rate, total),
         };
+        if lead_in > 0 {
+            let mut lead_rng = StdRng::seed_from_u64(rng.gen());
+            let (mut lead, lead_utterances) = self.speech_track(&mut lead_rng, rate, lead_in, level_db);
+            if let Some(mut eq_rng) = eq {
+                augment::random_eq(&mut eq_rng, &mut lead, rate as f32, 6.0);
+            }
+            let scored = utterances.into_iter().map(|u| Utterance { start: u.start + lead_in, end: u.end + lead_in, ..u });
+            utterances = lead_utterances.into_iter().chain(scored).collect();
+            lead.extend_from_slice(&clean);
+            clean = lead;
+        }
         (finish_mix(clean, noise, utterances, rate, snr_db, level_db, lead_in), class)
     }
 

@@ -355,8 +355,10 @@ pub fn evaluate(o: &EvalOptions) -> Result<Report> {
             // Seeded by the mixture index only: every bucket holds the same speech and noise,
             // only the SNR differs, so the buckets compare like with like.
             let mut rng = StdRng::seed_from_u64(o.seed ^ i as u64);
-            let (ex, class) = source.mix_with_lead_in(&mut rng, BASE_RATE, len, lead_in(o, len), snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
-            let voice_hz = ex.utterances.iter().map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min);
+            let lead = lead_in(o, len);
+            let (ex, class) = source.mix_with_lead_in(&mut rng, BASE_RATE, len, lead, snr, SPEECH_LEVEL_DB as f32, NoiseChoice::Any);
+            // The voices scored, not the lead-in's.
+            let voice_hz = ex.utterances.iter().filter(|u| u.end > lead).map(|u| u.bandwidth_hz).fold(f32::INFINITY, f32::min);
             for &rate in &o.rates {
                 let at = |x: &[f32]| if rate == BASE_RATE { x.to_vec() } else { resample(x, BASE_RATE, rate) };
                 let (clean, noise) = (at(&ex.clean), at(&ex.noise));

@@ -241,8 +241,9 @@ fn loss_mask_follows_each_utterance_bandwidth() {
 /// A small evaluation of the embedded model on `split` of the corpus in `dir`: one 1 s mixture
 /// per bucket at 48 kHz, the default Reduction, every voice.
 /// A mixture with a lead-in (what `eval --warm-up` plays before the scored part): the scored
-/// part holds the requested SNR, the lead-in is more of the same noise and speech rather than
-/// a repeat of the scored part, and without a lead-in it is `mix_labelled`'s mixture exactly.
+/// part holds the requested SNR and the speech of the mixture without a lead-in, in the same
+/// class of noise; the lead-in is more of that noise under other speech rather than a repeat of
+/// the scored part; and without a lead-in it is `mix_labelled`'s mixture exactly.
 #[test]
 fn lead_in_mixtures_hold_the_snr_where_scored_and_repeat_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,9 +256,17 @@ fn lead_in_mixtures_hold_the_snr_where_scored_and_repeat_nothing() {
         let (plain, class) = source.mix_labelled(&mut rng(), 48_000, len, snr, -26.0, NoiseChoice::Any);
         let (same, same_class) = source.mix_with_lead_in(&mut rng(), 48_000, len, 0, snr, -26.0, NoiseChoice::Any);
         assert!(plain.clean == same.clean && plain.noise == same.noise && class == same_class, "seed {seed}: no lead-in changed the mixture");
-        let (ex, _) = source.mix_with_lead_in(&mut rng(), 48_000, len, 3 * len, snr, -26.0, NoiseChoice::Any);
+        let (ex, lead_class) = source.mix_with_lead_in(&mut rng(), 48_000, len, 3 * len, snr, -26.0, NoiseChoice::Any);
         assert_eq!((ex.clean.len(), ex.noise.len()), (4 * len, 4 * len));
+        assert_eq!(lead_class, class, "seed {seed}: the lead-in changed the noise's class");
         let (clean, noise) = (&ex.clean[3 * len..], &ex.noise[3 * len..]);
+        // The scored speech is the plain mixture's, up to the one factor that keeps peaks under
+        // full scale.
+        let g = clean.iter().zip(&plain.clean).map(|(a, b)| a * b).sum::<f32>() / plain.clean.iter().map(|b| b * b).sum::<f32>();
+        let peak = plain.clean.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let off = clean.iter().zip(&plain.clean).fold(0.0f32, |m, (a, b)| m.max((a - g * b).abs()));
+        assert!(g > 0.5 && g < 1.0001 && off <= 1e-5 * peak, "seed {seed}: the scored speech is not the plain mixture's (factor {g}, off by {off:e})");
+        assert!(ex.clean[2 * len..3 * len] != *clean, "seed {seed}: the lead-in repeats the scored speech");
         let np = noise.iter().map(|v| v * v).sum::<f32>() / len as f32;
         let got = 10.0 * (active_power(clean, 48_000.0) / np).log10();
         // Exact to rounding, unless the sum's peaks had to be brought under full scale (which
