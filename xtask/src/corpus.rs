@@ -648,11 +648,9 @@ fn seconds_by_voice<'a>(clips: impl Iterator<Item = &'a Clip>) -> Vec<(Arc<str>,
     seconds
 }
 
-/// Scales `noise` to `snr_db` below the speech (or to `level_db − snr_db` if there is no
-/// speech) and keeps the mixture below full scale.
-/// Scales `noise` to `snr_db` below the speech (below `level_db` where there is none), measured
-/// from sample `scored_from` on (the whole mixture: 0), and keeps the sum's peaks below full scale.
-#[allow(clippy::too_many_arguments)]
+/// Scales `noise` to `snr_db` below the speech (to `level_db − snr_db` if there is no speech),
+/// measured from sample `scored_from` on (the whole mixture: 0), and keeps the sum's peaks below
+/// full scale.
 fn finish_mix(mut clean: Vec<f32>, mut noise: Vec<f32>, utterances: Vec<Utterance>, rate: u32, snr_db: f32, level_db: f32, scored_from: usize) -> Example {
     let from = scored_from.min(clean.len());
     let g = if clean[from..].iter().any(|&v| v != 0.0) {

@@ -280,8 +280,8 @@ fn tail(x: &[f32], n: usize) -> &[f32] {
     &x[x.len().saturating_sub(n)..]
 }
 
-/// A check's signal `len` samples long at `rate`, and the warm-up's lead-in in front of it:
-/// `warm_up` times as long again.
+/// The warm-up's lead-in played before a check's signal of `len` samples: `warm_up` times as
+/// long again (none for a cold start).
 fn lead_in(o: &EvalOptions, len: usize) -> usize {
     len * o.warm_up
 }
