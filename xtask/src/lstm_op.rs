@@ -146,8 +146,8 @@ impl CustomOp3 for FusedLstm {
         let zeros = vec![0.0f32; hd];
         // W_hhᵀ (H×4H) as its own row-major copy: `gemm` computes the row-major (b×4H) product
         // as its transpose, W_hh·h_prevᵀ, and with W_hh's rows strided by H it packed the whole
-        // matrix again at every hop (7.6 % of a training step's instructions); the transposed copy, made once
-        // per sequence, is read in place.
+        // matrix again at every hop (7.6 % of a training step's instructions); the transposed
+        // copy, made once per call (all hops of the chunk), is read in place.
         let mut w_hh_t = vec![0.0f32; hd * 4 * hd];
         for (m, row) in w_hh.chunks_exact(hd).enumerate() {
             for (k, &v) in row.iter().enumerate() {
