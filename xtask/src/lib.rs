@@ -17,6 +17,7 @@ pub mod deepfilternet;
 pub mod eval;
 pub mod export;
 pub mod featurize;
+pub mod hum_removal;
 pub mod lstm_op;
 pub mod metrics;
 pub mod net;

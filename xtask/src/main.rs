@@ -262,6 +262,12 @@ enum Command {
         /// 0 = all streams. Ignored with --stream-chunks 1, unless typed (then refused).
         #[arg(long, default_value_t = 0.5)]
         stream_cold_share: f64,
+        /// Train on mixtures passed through the plugin's mains-hum canceller first, as the
+        /// network hears them with Hum Removal on (its default): the hum it takes out is no
+        /// longer the network's to remove, and what it leaves is. Off = the mixtures as mixed
+        /// (the shipped model).
+        #[arg(long)]
+        hum_removal: bool,
         /// Train on about this fraction of each recorded voice's clips (the same ones every
         /// run), for the voice and for babble; the generated voices keep their share. 1 = all
         /// (the shipped model). Asks how much the amount of recorded speech limits the model.
@@ -412,7 +418,7 @@ fn main() -> Result<()> {
             hop_ms, lookahead, skip_connections, conv_hops, conv_units, over_suppression, over_suppression_by_target, high_band_over_suppression, speed_perturb,
             noise_speed_perturb, high_band_gain_power, gain_power, under_suppression, speech_level_min_db, speech_level_max_db,
             loudness_weight, min_speech_snr_db, speech_highpass_hz, low_snr_emphasis, generated_share, clip_windows, speech_subset, voice_subset, voice_balance,
-            comb_target, df_harm, fourth_power, pesq_loss, stream_chunks, stream_cold_share,
+            comb_target, df_harm, fourth_power, pesq_loss, stream_chunks, stream_cold_share, hum_removal,
         } => {
             // Resuming continues the run as it was started: its stored options and configuration,
             // with only what is typed now replacing them.
@@ -478,6 +484,7 @@ fn main() -> Result<()> {
             // Without streams every sequence is cold already: the default share means nothing
             // there, and `--stream-chunks 1` alone trains as runs did before streams.
             let stream_cold_share = if stream_chunks > 1 { stream_cold_share } else { 0.0 };
+            let hum_removal = pick!(options.hum_removal);
             anyhow::ensure!(df_harm == 1.0 || config.df_order > 0, "--df-harm weighs the deep filter's spectral loss: it needs --fine-bins N --df-order N");
             anyhow::ensure!(
                 !(comb_target && config.pitch_strength),
@@ -614,6 +621,7 @@ fn main() -> Result<()> {
                 pesq_loss,
                 stream_chunks,
                 stream_cold_share,
+                hum_removal,
             };
             let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
             train::leave_cores_to_loader(workers);

@@ -2,6 +2,7 @@
 //! checkpoints and `--resume`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -16,6 +17,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::featurize::{featurize, GainTarget, Sample};
+use crate::hum_removal::HumRemoved;
 use crate::net::{self, Dropout, LullNet, NetState};
 
 /// One (clean, noise) pair at its sample rate, before featurisation.
@@ -172,6 +174,10 @@ pub struct TrainOptions {
     /// 0 = all streams.
     #[serde(default)]
     pub stream_cold_share: f64,
+    /// Mixtures through the plugin's mains-hum canceller before they are featurised
+    /// (`hum_removal::HumRemoved`), training and validation alike; off, as before it existed.
+    #[serde(default)]
+    pub hum_removal: bool,
 }
 
 fn one_chunk() -> usize {
@@ -892,6 +898,12 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         (state, varmap, net)
     };
     state.options = options.clone();
+    let (source, val_source) = if options.hum_removal {
+        let (train, val): (Arc<dyn ExampleSource>, Arc<dyn ExampleSource>) = (Arc::new(HumRemoved(source)), Arc::new(HumRemoved(val_source)));
+        (train, val)
+    } else {
+        (source, val_source)
+    };
     let mut opt = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW { lr: lr_at(&options, progress(&options, state.step, state.elapsed_s)), weight_decay: options.weight_decay, ..Default::default() },

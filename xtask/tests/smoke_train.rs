@@ -8,7 +8,7 @@ use xtask::synth::SyntheticSource;
 use xtask::train::{self, TrainOptions, TrainRequest};
 
 /// A small run on the synthetic corpus, with the over- and under-suppression factors and the top
-/// bands' gain power and the loudness weight on so their paths run.
+/// bands' gain power, the loudness weight and the hum canceller on so their paths run.
 fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64, resume: bool) -> TrainRequest {
     TrainRequest {
         config: config.clone(),
@@ -52,6 +52,7 @@ fn request(config: &ModelConfig, dir: &std::path::Path, steps: usize, seed: u64,
             pesq_loss: 0.0,
             stream_chunks: 1,
             stream_cold_share: 0.0,
+            hum_removal: true,
         },
         run_dir: dir.to_path_buf(),
         resume: resume.then(|| train::load_state(dir).expect("the run's state.json")),
