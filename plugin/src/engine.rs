@@ -252,7 +252,7 @@ impl Denoiser {
     /// ignored.
     pub fn set_reduction_db(&mut self, db: f32) {
         if !db.is_nan() {
-            self.floor_target = 10f32.powf(-db.clamp(0.0, 100.0) / 20.0);
+            self.floor_target = crate::params::reduction_floor(db);
             if self.fresh {
                 self.floor = self.floor_target;
             }

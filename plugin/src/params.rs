@@ -10,6 +10,13 @@ use crate::engine::OUTPUT_GAIN_RANGE_DB;
 pub const DEFAULT_REDUCTION_DB: f32 = 30.0;
 pub const MAX_REDUCTION_DB: f32 = 60.0;
 
+/// The lowest gain a Reduction of `db` lets the engine play (1.0 at 0 dB, transparent). The
+/// engine's floor, and the offline tools that must take out what the engine would, use this one
+/// formula. `db` is clamped to 0..=100.
+pub fn reduction_floor(db: f32) -> f32 {
+    10f32.powf(-db.clamp(0.0, 100.0) / 20.0)
+}
+
 #[derive(Params)]
 pub struct LullParams {
     /// Maximum attenuation applied to noise, in dB. 0 dB leaves the signal untouched.
@@ -84,5 +91,15 @@ mod tests {
         assert_eq!(f(" -3.5db "), Some(-3.5));
         assert_eq!(f("loud"), None);
         assert_eq!(f("NaN dB"), None);
+    }
+
+    #[test]
+    fn reduction_floor_is_the_gain_of_minus_db_clamped() {
+        assert_eq!(reduction_floor(0.0), 1.0);
+        assert!((reduction_floor(20.0) - 0.1).abs() < 1e-7);
+        assert!((reduction_floor(DEFAULT_REDUCTION_DB) - 0.031_622_78).abs() < 1e-7);
+        // Out of range: a negative Reduction would amplify, a huge one would underflow.
+        assert_eq!(reduction_floor(-6.0), 1.0);
+        assert!((reduction_floor(1e9) - 1e-5).abs() < 1e-12);
     }
 }

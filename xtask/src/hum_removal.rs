@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lull::dsp::dehum::HumCanceller;
 use lull::dsp::stft::StftSize;
 use lull::model::ModelConfig;
-use lull::params::DEFAULT_REDUCTION_DB;
+use lull::params::{reduction_floor, DEFAULT_REDUCTION_DB};
 use rand::rngs::StdRng;
 use realfft::RealFftPlanner;
 
@@ -19,6 +19,15 @@ use crate::train::{Example, ExampleSource};
 
 /// Another source's examples with the hum taken out of their mixtures.
 pub struct HumRemoved(pub Arc<dyn ExampleSource>);
+
+/// `source` wrapped in `HumRemoved` when `on` (`cargo xtask train --hum-removal`), else itself.
+pub fn hum_removed(on: bool, source: Arc<dyn ExampleSource>) -> Arc<dyn ExampleSource> {
+    if on {
+        Arc::new(HumRemoved(source))
+    } else {
+        source
+    }
+}
 
 impl ExampleSource for HumRemoved {
     fn example(&self, rng: &mut StdRng, config: &ModelConfig, frames: usize) -> Example {
@@ -34,7 +43,7 @@ pub fn remove_hum(example: &mut Example, config: &ModelConfig) {
     let hop = StftSize::for_rate(example.rate, config.hop_ms).hop;
     let mut canceller = HumCanceller::new(example.rate, hop, &mut RealFftPlanner::new());
     // The engine's amount: what the Reduction floor allows it to take out.
-    let amount = 1.0 - 10f32.powf(-DEFAULT_REDUCTION_DB / 20.0);
+    let amount = 1.0 - reduction_floor(DEFAULT_REDUCTION_DB);
     for (noise, &clean) in example.noise.iter_mut().zip(&example.clean) {
         *noise = canceller.tick(clean + *noise, amount) - clean;
     }

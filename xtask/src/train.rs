@@ -2,7 +2,6 @@
 //! checkpoints and `--resume`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -17,7 +16,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::featurize::{featurize, GainTarget, Sample};
-use crate::hum_removal::HumRemoved;
+use crate::hum_removal::hum_removed;
 use crate::net::{self, Dropout, LullNet, NetState};
 
 /// One (clean, noise) pair at its sample rate, before featurisation.
@@ -588,7 +587,7 @@ pub fn gain_loss(gains: &Tensor, b: &Batch, config: &ModelConfig, asym: Asymmetr
     }
     if asym.pesq != 0.0 && low > 0 {
         // At the default Reduction, the lowest gain the engine plays.
-        let floor = 10f64.powf(-lull::params::DEFAULT_REDUCTION_DB as f64 / 20.0);
+        let floor = lull::params::reduction_floor(lull::params::DEFAULT_REDUCTION_DB) as f64;
         let bands = |t: &Tensor| t.narrow(2, 0, low);
         let term = crate::pesq_loss::pesq_loss(&bands(gains)?, &bands(&target)?, &bands(&b.weight)?, &bands(&b.band_energy)?, &b.vad, floor)?;
         total = (total + (term * asym.pesq)?)?;
@@ -898,12 +897,7 @@ pub fn train(req: TrainRequest) -> Result<RunState> {
         (state, varmap, net)
     };
     state.options = options.clone();
-    let (source, val_source) = if options.hum_removal {
-        let (train, val): (Arc<dyn ExampleSource>, Arc<dyn ExampleSource>) = (Arc::new(HumRemoved(source)), Arc::new(HumRemoved(val_source)));
-        (train, val)
-    } else {
-        (source, val_source)
-    };
+    let (source, val_source) = (hum_removed(options.hum_removal, source), hum_removed(options.hum_removal, val_source));
     let mut opt = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW { lr: lr_at(&options, progress(&options, state.step, state.elapsed_s)), weight_decay: options.weight_decay, ..Default::default() },
